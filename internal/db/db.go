@@ -1,0 +1,262 @@
+// Package db opens OKPay's storage — SQLite (embedded default) or PostgreSQL — applies the
+// embedded migrations, and runs service calls in transactions with one "now" per
+// transaction. The few real differences between the engines live in Dialect; callers write
+// portable SQL with $1 placeholders. It knows nothing of accounts, users or money.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Engine names the database engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// Clock gives "now"; tests inject a fake one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns the current time truncated to microseconds, the resolution stored.
+func (SystemClock) Now() time.Time { return time.Now().Truncate(time.Microsecond) }
+
+// Config says which database to open.
+type Config struct {
+	// URL is a postgres:// URL; empty means SQLite in DataDir.
+	URL string
+	// DataDir holds okpay.db for SQLite; created if missing.
+	DataDir string
+	// MaxConns caps the PostgreSQL pool and the SQLite reader pool.
+	MaxConns int
+	Clock    Clock
+}
+
+// DB is an open database. W is the pool for writes: on SQLite one connection, because SQLite
+// has one writer and queueing in Go is cheaper than SQLITE_BUSY retries; R serves reads (WAL
+// readers do not block the writer). On PostgreSQL both are the same pool.
+type DB struct {
+	W, R    *sql.DB
+	Engine  Engine
+	Dialect Dialect
+	Clock   Clock
+	// Path is the SQLite file, for messages.
+	Path string
+}
+
+// Open opens and pings the database. It does not migrate; call Migrate.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 16
+	}
+	var d *DB
+	var err error
+	if cfg.URL != "" {
+		d, err = openPostgres(cfg)
+	} else {
+		d, err = openSQLite(cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.W.PingContext(pctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open %s database: ping: %w", d.Engine, err)
+	}
+	return d, nil
+}
+
+func openPostgres(cfg Config) (*DB, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, fmt.Errorf("open postgres: database URL must start with postgres://")
+	}
+	pool, err := sql.Open("pgx", cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(cfg.MaxConns)
+	pool.SetMaxIdleConns(cfg.MaxConns)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{W: pool, R: pool, Engine: Postgres, Dialect: pgDialect{}, Clock: cfg.Clock}, nil
+}
+
+func openSQLite(cfg Config) (*DB, error) {
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = "okpay-data"
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open sqlite: create data folder: %w", err)
+	}
+	path := filepath.Join(dir, "okpay.db")
+	// synchronous=FULL: this database holds money, a commit must survive power loss.
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(FULL)", "cache_size(-65536)", "temp_store(MEMORY)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn+"&mode=ro")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite reader: %w", err)
+	}
+	r.SetMaxOpenConns(cfg.MaxConns)
+	r.SetMaxIdleConns(cfg.MaxConns)
+	return &DB{W: w, R: r, Engine: SQLite, Dialect: sqliteDialect{}, Clock: cfg.Clock, Path: path}, nil
+}
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	err := d.W.Close()
+	if d.R != d.W {
+		err = errors.Join(err, d.R.Close())
+	}
+	return err
+}
+
+// Tx is one service call's transaction: "now" is read once so every row written in it
+// carries the same time.
+type Tx struct {
+	*sql.Tx
+	Now     time.Time
+	Dialect Dialect
+}
+
+// NowMicros is Now as stored: integer microseconds since the Unix epoch.
+func (t *Tx) NowMicros() int64 { return t.Now.UnixMicro() }
+
+// maxRetries bounds retries of transactions that failed only because another one won a race.
+const maxRetries = 5
+
+// InTx runs fn in a write transaction and commits if it returns nil. Serialization failures
+// and deadlocks (PostgreSQL) and SQLITE_BUSY are retried a bounded number of times with the
+// whole of fn, so fn must not have effects outside the transaction.
+func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	var err error
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		err = d.runTx(ctx, d.W, false, fn)
+		if err == nil || !d.retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// Read runs fn in a read-only transaction on the reader pool, so reads see one snapshot.
+func (d *DB) Read(ctx context.Context, fn func(*Tx) error) error {
+	return d.runTx(ctx, d.R, true, fn)
+}
+
+func (d *DB) runTx(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: readOnly && d.Engine == Postgres}
+	sqlTx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	tx := &Tx{Tx: sqlTx, Now: d.Clock.Now().Truncate(time.Microsecond), Dialect: d.Dialect}
+	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint failure on either engine.
+func IsUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// Micros converts a stored timestamp back to time.
+func Micros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// Redact hides the password in a database URL for logs and messages.
+func Redact(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// PgxConn gives raw access to the pgx connection behind a database/sql connection, for the
+// bulk paths (COPY) that database/sql cannot express.
+func PgxConn(driverConn any) (*stdlib.Conn, bool) {
+	c, ok := driverConn.(*stdlib.Conn)
+	return c, ok
+}
+
+// Placeholders returns "$start, $start+1, …" n times, for building multi-row statements.
+func Placeholders(start, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", start+i)
+	}
+	return b.String()
+}
