@@ -1,0 +1,129 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"sync"
+	"time"
+
+	"okpay/internal/apperr"
+	"okpay/internal/httpx"
+)
+
+// Deps are the services the API calls. Later resources add their services here.
+type Deps struct {
+	Version string
+	// Ready reports whether the database is reachable and migrated.
+	Ready func(ctx context.Context) error
+	Clock interface{ Now() time.Time }
+}
+
+// API is the JSON API.
+type API struct {
+	deps    Deps
+	router  *Router
+	docOnce sync.Once
+	doc     []byte
+}
+
+// New builds the API and its route table.
+func New(deps Deps) *API {
+	a := &API{deps: deps, router: NewRouter()}
+	a.systemRoutes()
+	return a
+}
+
+// Router exposes the route table (for tests and the OpenAPI document).
+func (a *API) Router() *Router { return a.router }
+
+// Register mounts the API on mux.
+func (a *API) Register(mux *http.ServeMux) { a.router.Register(mux) }
+
+// StatusResponse is the public service status.
+type StatusResponse struct {
+	Status     string    `json:"status" doc:"operational or degraded"`
+	Version    string    `json:"version"`
+	ServerTime time.Time `json:"server_time"`
+}
+
+// ErrorCode documents one error code for clients.
+type ErrorCode struct {
+	Code       string `json:"code"`
+	HTTPStatus int    `json:"http_status"`
+	Message    string `json:"message" doc:"in the request's language"`
+	Fix        string `json:"fix,omitempty" doc:"the next step for the user, in the request's language"`
+}
+
+// ErrorCodesResponse lists every error code.
+type ErrorCodesResponse struct {
+	Codes []ErrorCode `json:"codes"`
+}
+
+func (a *API) systemRoutes() {
+	a.router.Handle(Route{Method: "GET", Path: "/status", ID: "getStatus", Tag: "system",
+		Summary: "Service status", Response: StatusResponse{},
+		Handler: func(w http.ResponseWriter, r *http.Request) {
+			st := "operational"
+			if a.deps.Ready != nil && a.deps.Ready(r.Context()) != nil {
+				st = "degraded"
+			}
+			now := time.Now()
+			if a.deps.Clock != nil {
+				now = a.deps.Clock.Now()
+			}
+			httpx.WriteJSON(w, http.StatusOK, StatusResponse{Status: st, Version: a.deps.Version, ServerTime: now.UTC()})
+		}})
+	a.router.Handle(Route{Method: "GET", Path: "/errors", ID: "listErrorCodes", Tag: "system",
+		Summary: "Every error code with its message and fix", Response: ErrorCodesResponse{},
+		Handler: func(w http.ResponseWriter, r *http.Request) {
+			lang := httpx.Lang(r.Context())
+			var out ErrorCodesResponse
+			for _, d := range apperr.Catalog() {
+				out.Codes = append(out.Codes, ErrorCode{Code: d.Code, HTTPStatus: d.Status,
+					Message: d.Message.In(lang, nil), Fix: d.Fix.In(lang, nil)})
+			}
+			httpx.WriteJSON(w, http.StatusOK, out)
+		}})
+	a.router.Handle(Route{Method: "GET", Path: "/openapi.json", ID: "getOpenAPI", Tag: "system",
+		Summary: "This OpenAPI 3.1 document",
+		Handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Write(a.openAPIJSON())
+		}})
+	a.router.Handle(Route{Method: "GET", Path: "/docs", ID: "getDocs", Tag: "system",
+		Summary: "Human-readable API reference (HTML)",
+		Handler: a.docsPage})
+}
+
+// openAPIJSON renders the document once: routes are fixed after New.
+func (a *API) openAPIJSON() []byte {
+	a.docOnce.Do(func() {
+		b, err := json.MarshalIndent(OpenAPI(a.router, a.deps.Version), "", "  ")
+		if err != nil {
+			panic("api: openapi document: " + err.Error())
+		}
+		a.doc = b
+	})
+	return a.doc
+}
+
+var docsTmpl = template.Must(template.New("docs").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>OKPay API reference</title><link rel="stylesheet" href="/static/app.css"></head>
+<body><main class="container docs">
+<h1>OKPay API reference</h1>
+<p>Base URL <code>{{.Prefix}}</code>. Machine-readable: <a href="{{.Prefix}}/openapi.json">openapi.json</a> (OpenAPI 3.1).
+Errors: <a href="{{.Prefix}}/errors">every error code</a> with its message and fix; send <code>Accept-Language: zh-CN</code> for Chinese.
+Mutating calls accept an <code>Idempotency-Key</code> header.</p>
+{{range .Routes}}<section class="op"><h2><code>{{.Method}} {{$.Prefix}}{{.Path}}</code></h2>
+<p>{{.Summary}} <small>(auth: {{.Auth}}{{if .Errors}}; errors: {{range $i, $e := .Errors}}{{if $i}}, {{end}}<code>{{$e}}</code>{{end}}{{end}})</small></p></section>
+{{end}}</main></body></html>`))
+
+func (a *API) docsPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := docsTmpl.Execute(w, map[string]any{"Prefix": Prefix, "Routes": a.router.Routes()}); err != nil {
+		httpx.WriteError(w, r, err)
+	}
+}
