@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 
@@ -41,6 +42,7 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	log := server.NewLogger(cfg, os.Stderr)
+	slog.SetDefault(log)
 	app, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
