@@ -107,8 +107,8 @@ func (r *Registry) Gauge(name, help string, fn func() float64) {
 	r.help[name] = help
 }
 
-// WriteTo writes the text exposition format.
-func (r *Registry) WriteTo(w io.Writer) {
+// Write writes the text exposition format.
+func (r *Registry) Write(w io.Writer) {
 	r.mu.Lock()
 	names := make([]string, 0, len(r.families))
 	for n := range r.families {
@@ -163,6 +163,6 @@ func (r *Registry) Handler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		r.WriteTo(w)
+		r.Write(w)
 	})
 }
