@@ -73,20 +73,43 @@ func (b *bundle) loadAssets(fsys fs.FS) error {
 	})
 }
 
-// loadLocales reads locales/<lang>.json for every language and refuses an incomplete set:
-// a key missing in one language would show the raw key to those users.
+// loadLocales reads locales/<lang>.json and any locales/<area>.<lang>.json (one file set
+// per feature, so features added in parallel do not edit one shared file) for every
+// language, and refuses an incomplete set: a key missing in one language would show the
+// raw key to those users. A key defined in two files is refused too.
 func loadLocales(fsys fs.FS) (map[string]map[string]string, error) {
 	text := map[string]map[string]string{}
 	for _, lang := range Langs {
-		data, err := fs.ReadFile(fsys, "locales/"+lang+".json")
+		text[lang] = map[string]string{}
+	}
+	files, err := fs.Glob(fsys, "locales/*.json")
+	if err != nil {
+		return nil, fmt.Errorf("web: list locales: %w", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".json")
+		lang := name
+		if i := strings.LastIndex(name, "."); i >= 0 {
+			lang = name[i+1:]
+		}
+		dst, ok := text[lang]
+		if !ok {
+			return nil, fmt.Errorf("web: locale file %s: unknown language %q", f, lang)
+		}
+		data, err := fs.ReadFile(fsys, f)
 		if err != nil {
 			return nil, fmt.Errorf("web: read locale: %w", err)
 		}
 		m := map[string]string{}
 		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("web: locale %s: %w", lang, err)
+			return nil, fmt.Errorf("web: locale %s: %w", f, err)
 		}
-		text[lang] = m
+		for k, v := range m {
+			if _, dup := dst[k]; dup {
+				return nil, fmt.Errorf("web: locale key %q defined twice for %s (again in %s)", k, lang, f)
+			}
+			dst[k] = v
+		}
 	}
 	if problems := checkLocales(text); len(problems) > 0 {
 		return nil, fmt.Errorf("web: translations incomplete:\n  %s", strings.Join(problems, "\n  "))

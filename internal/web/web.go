@@ -6,8 +6,9 @@
 // (apperr); it runs no SQL and holds no business rules.
 //
 // Adding a page: write templates/<page>.html defining the blocks "title" and "content"
-// (and optionally "head"), put every visible string in locales/en.json and
-// locales/zh-CN.json and use it as {{.T "key"}}, register a handler in Register, and call
+// (and optionally "head"), put every visible string in locales/<area>.en.json and
+// locales/<area>.zh-CN.json and use it as {{.T "key"}}, register the area's handlers from
+// its own file with addFeature (called in init), and call
 // Render with the page's data, which templates read as .Data. Failures go through
 // RenderError. Mutating routes are wrapped in u.csrf.Handler. No inline scripts or styles:
 // the CSP forbids them; put them in static/ and link them with {{asset "name"}}.
@@ -87,7 +88,16 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("POST /lang", u.csrf.Handler(http.HandlerFunc(u.setLang)))
 	mux.HandleFunc("GET /static/", u.static)
 	mux.HandleFunc("/", u.notFound)
+	for _, f := range features {
+		f(u, mux)
+	}
 }
+
+// features are the page groups of each product area (account, wallet, help, …), each in its
+// own file that calls addFeature from init, so areas are added without editing this file.
+var features []func(u *UI, mux *http.ServeMux)
+
+func addFeature(f func(u *UI, mux *http.ServeMux)) { features = append(features, f) }
 
 func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	u.Render(w, r, http.StatusOK, "home", nil)
