@@ -20,6 +20,7 @@ import (
 	"okpay/internal/db"
 	"okpay/internal/httpx"
 	"okpay/internal/metrics"
+	"okpay/internal/notify"
 	"okpay/internal/web"
 )
 
@@ -38,6 +39,8 @@ type App struct {
 	SecretKey []byte
 	// NodeID names this node in job leases.
 	NodeID string
+	// Outbox sends queued email and SMS after their transactions commit.
+	Outbox *notify.Worker
 
 	handler  http.Handler
 	srv      *http.Server
@@ -117,8 +120,14 @@ func (a *App) where() string {
 
 func (a *App) build() error {
 	ready := a.Ready
+	if err := a.buildOutbox(); err != nil {
+		return err
+	}
 	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock})
-	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo})
+	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo,
+		Mailbox: func(ctx context.Context, to string, limit int) ([]notify.Mail, error) {
+			return notify.ListMail(ctx, a.DB, to, limit)
+		}})
 	if err != nil {
 		return fmt.Errorf("web UI: %w", err)
 	}
@@ -149,6 +158,36 @@ func (a *App) build() error {
 		a.UI.RenderError(w, r, err)
 	}))
 	a.handler = httpx.Base(cop.Handler(mux), a.Log, a.observe)
+	return nil
+}
+
+// buildOutbox chooses the mail transport — real SMTP when configured, otherwise the dev
+// mailbox (mail stays readable in the outbox) — and starts the sending worker.
+func (a *App) buildOutbox() error {
+	var email notify.EmailSender = notify.DevMailbox{Logger: a.Log}
+	if a.Cfg.SMTPURL != "" {
+		sc, err := notify.ParseSMTPURL(a.Cfg.SMTPURL)
+		if err != nil {
+			return fmt.Errorf("--smtp: %w", err)
+		}
+		if email, err = notify.NewSMTPSender(sc); err != nil {
+			return fmt.Errorf("--smtp: %w", err)
+		}
+	}
+	w, err := notify.NewWorker(a.DB, notify.WorkerConfig{
+		Email:  email,
+		SMS:    notify.LogSMS{Logger: a.Log, Dev: a.Cfg.Dev || a.Cfg.Demo},
+		Logger: a.Log,
+	})
+	if err != nil {
+		return fmt.Errorf("outbox worker: %w", err)
+	}
+	a.Outbox = w
+	a.Go("outbox", func(ctx context.Context) {
+		if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("outbox worker stopped", "err", err)
+		}
+	})
 	return nil
 }
 

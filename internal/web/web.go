@@ -24,6 +24,7 @@ import (
 
 	"okpay/internal/apperr"
 	"okpay/internal/httpx"
+	"okpay/internal/notify"
 )
 
 // Config is what the UI needs from the server.
@@ -39,6 +40,8 @@ type Config struct {
 	// Dev re-reads templates, translations and static files from the source tree on every
 	// request (when it can be found) and turns off long asset caching, so edits show on reload.
 	Dev bool
+	// Mailbox lists mail from the outbox for the dev mailbox page (Dev mode only).
+	Mailbox func(ctx context.Context, to string, limit int) ([]notify.Mail, error)
 }
 
 // UI serves the web pages. Create it with New.
