@@ -447,8 +447,10 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 func (s *Service) RevokeOtherSessions(ctx context.Context, userID, currentID string) (int, error) {
 	var n int64
 	err := s.inTx(ctx, "revoke other sessions", func(tx *db.Tx) error {
+		// Only live sessions: the count tells the person how many devices were signed out.
 		r, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1, revoke_reason = 'revoked_by_owner'
-			WHERE user_id = $2 AND id <> $3 AND revoked_at = 0`, tx.NowMicros(), userID, currentID)
+			WHERE user_id = $2 AND id <> $3 AND revoked_at = 0 AND expires_at > $1 AND last_seen_at > $4`,
+			tx.NowMicros(), userID, currentID, tx.NowMicros()-s.cfg.SessionIdle.Microseconds())
 		if err != nil {
 			return err
 		}
