@@ -133,9 +133,6 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput, c Client) (*SignIn
 		if !ok {
 			return s.recordFailure(ctx, tx, u, c)
 		}
-		if err := clearFailures(ctx, tx, u.ID); err != nil {
-			return err
-		}
 		if err := s.checkSignInAllowed(ctx, tx, u.ID); err != nil {
 			return err
 		}
@@ -145,7 +142,12 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput, c Client) (*SignIn
 			}
 		}
 		if u.twoStep() {
+			// Failures are cleared only when the second step succeeds too; otherwise a
+			// right password before each guess would reset the count of wrong codes.
 			out, err = s.startChallenge(ctx, tx, u, c)
+			return err
+		}
+		if err := clearFailures(ctx, tx, u.ID); err != nil {
 			return err
 		}
 		out, err = s.startSession(ctx, tx, u, c, true)

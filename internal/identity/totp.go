@@ -168,7 +168,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sessionID, code string, c Cli
 		if err != nil {
 			return err
 		}
-		return s.fx.audit(ctx, tx, auditEntry{ActorKind: ActorUser, ActorID: u.ID, Action: "2fa.enable", Subject: u.ID, ClientAddr: c.IP})
+		return s.fx.audit(ctx, tx, auditEntry{ActorKind: ActorUser, ActorID: u.ID, Action: "two_step.enable", Subject: u.ID, ClientAddr: c.IP})
 	})
 	return out, err
 }
@@ -241,7 +241,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, sessionID string)
 		if out, err = s.newRecoveryCodes(ctx, tx, u.ID); err != nil {
 			return err
 		}
-		return s.fx.audit(ctx, tx, auditEntry{ActorKind: ActorUser, ActorID: u.ID, Action: "2fa.recovery_regenerate", Subject: u.ID})
+		return s.fx.audit(ctx, tx, auditEntry{ActorKind: ActorUser, ActorID: u.ID, Action: "two_step.recovery_regenerate", Subject: u.ID})
 	})
 	return out, err
 }
@@ -292,7 +292,7 @@ func (s *Service) verifySecondFactor(ctx context.Context, tx *db.Tx, u *userRow,
 	if n, _ := r.RowsAffected(); n != 1 {
 		return apperr.New(CodeTOTPInvalid)
 	}
-	return s.fx.audit(ctx, tx, auditEntry{ActorKind: ActorUser, ActorID: u.ID, Action: "2fa.recovery_code_used", Subject: u.ID})
+	return s.fx.audit(ctx, tx, auditEntry{ActorKind: ActorUser, ActorID: u.ID, Action: "two_step.recovery_code_used", Subject: u.ID})
 }
 
 // DisableTOTP turns 2-step off; it needs the password and a current code (or a recovery
@@ -347,7 +347,7 @@ func (s *Service) disableTOTP(ctx context.Context, tx *db.Tx, u *userRow, c Clie
 		"Place": s.cfg.Places.Place(c.IP), "FreezeLink": link}); err != nil {
 		return err
 	}
-	who.Action, who.Subject, who.ClientAddr = "2fa.disable", u.ID, c.IP
+	who.Action, who.Subject, who.ClientAddr = "two_step.disable", u.ID, c.IP
 	return s.fx.audit(ctx, tx, who)
 }
 

@@ -249,7 +249,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, c Client) (*Re
 		if err := s.fx.audit(ctx, tx, auditEntry{ActorKind: ActorUser, ActorID: u.ID, Action: "user.register", Subject: u.ID, ClientAddr: c.IP}); err != nil {
 			return err
 		}
-		si, err := s.startSession(ctx, tx, u, c, false)
+		// The password was typed a moment ago: that is the proof a step-up asks for.
+		si, err := s.startSession(ctx, tx, u, c, true)
 		if err != nil {
 			return err
 		}
