@@ -80,7 +80,7 @@ type ChannelConfig struct {
 	// path of the page (chat, web tickets).
 	Address string `json:"address,omitempty"`
 	// Accounts are the social accounts (social channel only).
-	Accounts []SocialAccount    `json:"accounts,omitempty"`
+	Accounts []SocialAccount     `json:"accounts,omitempty"`
 	Targets  map[Priority]Target `json:"targets"`
 }
 

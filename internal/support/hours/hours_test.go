@@ -278,14 +278,16 @@ func TestDeskDefaults(t *testing.T) {
 func TestDeskConfigErrors(t *testing.T) {
 	mod := func(f func(*Config)) Config { c := DefaultConfig(); f(&c); return c }
 	cases := map[string]Config{
-		"zone":        mod(func(c *Config) { c.TimeZone = "Mars/Olympus" }),
-		"calendar":    mod(func(c *Config) { c.Channels[0].Calendar = "nope" }),
-		"target":      mod(func(c *Config) { delete(c.Channels[0].Targets, PriorityLow) }),
-		"both":        mod(func(c *Config) { c.Channels[0].Targets[PriorityLow] = Target{Minutes: 1, BusinessDays: 1} }),
-		"four days":   mod(func(c *Config) { c.Channels[2].Targets[PriorityLow] = Target{BusinessDays: 4} }),
-		"unknown":     mod(func(c *Config) { c.Channels[0].ID = "fax" }),
-		"no web":      mod(func(c *Config) { c.Channels = c.Channels[:2] }),
-		"bad weekday": mod(func(c *Config) { c.Calendars["x"] = CalendarConfig{Week: map[string][]string{"funday": {"09:00-10:00"}}} }),
+		"zone":      mod(func(c *Config) { c.TimeZone = "Mars/Olympus" }),
+		"calendar":  mod(func(c *Config) { c.Channels[0].Calendar = "nope" }),
+		"target":    mod(func(c *Config) { delete(c.Channels[0].Targets, PriorityLow) }),
+		"both":      mod(func(c *Config) { c.Channels[0].Targets[PriorityLow] = Target{Minutes: 1, BusinessDays: 1} }),
+		"four days": mod(func(c *Config) { c.Channels[2].Targets[PriorityLow] = Target{BusinessDays: 4} }),
+		"unknown":   mod(func(c *Config) { c.Channels[0].ID = "fax" }),
+		"no web":    mod(func(c *Config) { c.Channels = c.Channels[:2] }),
+		"bad weekday": mod(func(c *Config) {
+			c.Calendars["x"] = CalendarConfig{Week: map[string][]string{"funday": {"09:00-10:00"}}}
+		}),
 	}
 	for name, cfg := range cases {
 		if _, err := New(cfg); err == nil {
