@@ -1,0 +1,463 @@
+// Package ledger is OKPay's double-entry engine: accounts with four running sums
+// (debits/credits × pending/posted), immutable transfers between two accounts of one
+// asset, two-phase holds (pending → posted in full or in part, voided, or expired by a
+// timeout and the sweep), linked chains that apply all or nothing, and idempotency by a
+// caller-chosen transfer id. It owns the ledger_* tables and nothing else; it knows
+// nothing of users, HTTP or what a transfer is for (Code and Ref are opaque to it).
+//
+// # Committer
+//
+// Submit queues a caller's transfers for the one committer of the process. The committer
+// takes whatever is queued (up to Options.MaxBatch transfers, without waiting for more),
+// reads the touched accounts (on PostgreSQL locked FOR UPDATE in id order, so several nodes
+// on one database never deadlock and never lose an update), applies the transfers in order
+// in memory, and writes the batch in one database transaction: a bulk insert of the
+// transfers, the pending rows, and one update per touched account. Only after the commit
+// is any caller answered, each with its own results. A batch that fails at the database
+// level is retried (bounded) and, if it still fails, re-run one call at a time so a call
+// that cannot be written fails only itself; a caller whose call fails that way gets an
+// error and may resubmit the same ids, which is always safe. A failed transfer (any code
+// but OK) leaves no trace, so the same id may be submitted again once the cause is fixed.
+//
+// # Inside a business transaction
+//
+// The wallet sometimes needs a transfer to commit or roll back together with its own rows
+// (an order marked paid and the payment). SubmitTx and CreateAccountsTx run the same
+// rules on the caller's *db.Tx instead of the committer. They take the same account locks
+// in the same order, so they are safe next to the committer and other nodes, but they pay
+// one transaction per call (about 1.7k/s on SQLite, see docs/PERFORMANCE.md) and, on
+// PostgreSQL, hold account locks until the caller commits: a hot account serialises on
+// them. Use them for the few flows that need atomicity with other tables; use Submit for
+// everything else (write the business row first, then Submit with a transfer id derived
+// from it, so a retry is idempotent). Call SubmitTx at most once per transaction: two
+// calls would take two lock sets, not in one global order.
+//
+// # History
+//
+// TransfersByAccount pages through an account's transfers, newest first. On PostgreSQL the
+// committer writes ledger_history rows (account, time, transfer) with each batch. On
+// SQLite that index write costs ~4× the throughput (each batch dirties index pages all
+// over the tree), so transfers are appended in commit order (seq) and the committer merges
+// them into ledger_history in sorted bulk every Options.MergeEvery transfers; lookups read
+// the merged index plus the short unmerged tail.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"okpay/internal/db"
+)
+
+// Errors returned besides per-transfer result codes.
+var (
+	// ErrClosed: the ledger is closed or not started; nothing was queued.
+	ErrClosed = errors.New("ledger: closed")
+	// ErrTooLarge: one call carries more than Options.MaxBatch transfers or accounts;
+	// nothing was applied.
+	ErrTooLarge = errors.New("ledger: too many transfers in one call")
+	// ErrNotFound: no account or transfer with that id.
+	ErrNotFound = errors.New("ledger: not found")
+	// ErrBadCursor: a history cursor that this package did not produce.
+	ErrBadCursor = errors.New("ledger: invalid cursor")
+)
+
+// Options tune the committer. Zero values take the defaults.
+type Options struct {
+	// MaxBatch caps transfers per database transaction and per Submit call (8,192).
+	MaxBatch int
+	// QueueLen caps calls waiting for the committer (16,384); Submit blocks, bounded by
+	// its context, while the queue is full.
+	QueueLen int
+	// SweepEvery is how often the background sweep voids expired holds (1s); negative
+	// disables the loop (SweepExpired can still be called).
+	SweepEvery time.Duration
+	// SweepLimit caps holds expired per sweep transaction (1,000).
+	SweepLimit int
+	// MergeEvery (SQLite) is how many unmerged transfers trigger a history merge
+	// (65,536).
+	MergeEvery int
+	Logger     *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 8192
+	}
+	if o.QueueLen <= 0 {
+		o.QueueLen = 16384
+	}
+	if o.SweepEvery == 0 {
+		o.SweepEvery = time.Second
+	}
+	if o.SweepLimit <= 0 {
+		o.SweepLimit = 1000
+	}
+	if o.MergeEvery <= 0 {
+		o.MergeEvery = 65536
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Ledger is the engine over one database. Create with New, then Start; Close drains.
+type Ledger struct {
+	d    *db.DB
+	opts Options
+	st   *store
+
+	queue chan *call
+
+	// mu guards closed and started, and makes Close wait for Submit calls that are
+	// between checking closed and queueing.
+	mu      sync.RWMutex
+	closed  bool
+	started bool
+
+	stop     chan struct{}
+	loopDone chan struct{}
+	bgDone   sync.WaitGroup
+
+	// unmerged counts transfers written by this committer since the last merge (SQLite).
+	unmerged int
+
+	stats Stats
+}
+
+// Stats are cumulative committer counters, for benchmarks and metrics.
+type Stats struct {
+	mu                 sync.Mutex
+	Batches, Transfers int64
+	Merges             int64
+	MergeTime          time.Duration
+	Retries            int64
+}
+
+type callKind int
+
+const (
+	kindSubmit callKind = iota
+	kindSweep
+)
+
+type call struct {
+	kind      callKind
+	transfers []Transfer
+	results   []Result
+	swept     int
+	err       error
+	done      chan struct{}
+}
+
+// New returns a ledger over d, which must be migrated.
+func New(d *db.DB, opts Options) (*Ledger, error) {
+	if d == nil {
+		return nil, errors.New("ledger: nil database")
+	}
+	opts.defaults()
+	return &Ledger{
+		d:        d,
+		opts:     opts,
+		st:       newStore(d),
+		queue:    make(chan *call, opts.QueueLen),
+		stop:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}, nil
+}
+
+// Start merges any unmerged history (SQLite) and starts the committer and the sweep loop.
+func (l *Ledger) Start(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started || l.closed {
+		return errors.New("ledger: Start called twice or after Close")
+	}
+	if err := l.st.prepareAll(ctx); err != nil {
+		return fmt.Errorf("start ledger: %w", err)
+	}
+	if !l.st.pg {
+		if err := l.merge(ctx); err != nil {
+			return fmt.Errorf("start ledger: %w", err)
+		}
+	}
+	l.started = true
+	go l.loop()
+	if l.opts.SweepEvery > 0 {
+		l.bgDone.Add(1)
+		go l.sweepLoop()
+	}
+	return nil
+}
+
+// Close stops taking calls, answers every queued call (committing it), stops the sweep and
+// returns. Nothing acknowledged is lost and nothing queued is dropped without an answer.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	started := l.started
+	l.mu.Unlock()
+	close(l.stop)
+	l.bgDone.Wait()
+	if started {
+		// No Submit can be sending now (they hold mu.RLock while sending and saw closed),
+		// so closing the queue lets the loop drain it and exit.
+		close(l.queue)
+		<-l.loopDone
+	}
+	var err error
+	if started && !l.st.pg {
+		err = l.merge(context.Background())
+	}
+	l.st.close()
+	return err
+}
+
+// StatsSnapshot returns a copy of the committer counters.
+func (l *Ledger) StatsSnapshot() Stats {
+	l.stats.mu.Lock()
+	defer l.stats.mu.Unlock()
+	return Stats{Batches: l.stats.Batches, Transfers: l.stats.Transfers, Merges: l.stats.Merges,
+		MergeTime: l.stats.MergeTime, Retries: l.stats.Retries}
+}
+
+// enqueue hands c to the committer and waits for its answer. If ctx ends first the call
+// may still be applied later; resubmitting the same ids tells the outcome.
+func (l *Ledger) enqueue(ctx context.Context, c *call) error {
+	l.mu.RLock()
+	if l.closed || !l.started {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case l.queue <- c:
+		l.mu.RUnlock()
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return fmt.Errorf("ledger: queue full: %w", ctx.Err())
+	}
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return fmt.Errorf("ledger: waiting for commit (the call may still be applied): %w", ctx.Err())
+	}
+}
+
+// Submit applies one caller's transfers in order through the committer and returns one
+// Result per transfer, after the batch holding them committed. Linked chains end within
+// the call. Per-transfer outcomes are result codes (see Code), never errors. Errors:
+// ErrClosed, ErrTooLarge, the context's error (the call may still be applied), or a
+// database error after retries (nothing of this call was applied unless the error came
+// from the commit itself; resubmitting the same ids is always safe).
+func (l *Ledger) Submit(ctx context.Context, transfers []Transfer) ([]Result, error) {
+	if len(transfers) == 0 {
+		return nil, nil
+	}
+	if len(transfers) > l.opts.MaxBatch {
+		return nil, ErrTooLarge
+	}
+	c := &call{kind: kindSubmit, transfers: transfers, results: make([]Result, len(transfers)), done: make(chan struct{})}
+	if err := l.enqueue(ctx, c); err != nil {
+		return nil, err
+	}
+	return c.results, nil
+}
+
+// SubmitTx applies transfers inside the caller's transaction tx, with the same rules and
+// locks as the committer (see the package doc for when to use it). Results hold only if
+// tx commits. Errors: ErrTooLarge, or a database error (the caller should roll back).
+func (l *Ledger) SubmitTx(ctx context.Context, tx *db.Tx, transfers []Transfer) ([]Result, error) {
+	if len(transfers) > l.opts.MaxBatch {
+		return nil, ErrTooLarge
+	}
+	results := make([]Result, len(transfers))
+	b, err := l.decide(ctx, tx, []*call{{transfers: transfers, results: results}})
+	if err != nil {
+		return nil, err
+	}
+	if err := l.st.write(ctx, tx, b); err != nil {
+		return nil, fmt.Errorf("submit in transaction: %w", err)
+	}
+	return results, nil
+}
+
+// loop is the committer: one goroutine, one batch at a time.
+func (l *Ledger) loop() {
+	defer close(l.loopDone)
+	var carry *call
+	for {
+		var first *call
+		if carry != nil {
+			first, carry = carry, nil
+		} else {
+			var ok bool
+			first, ok = <-l.queue
+			if !ok {
+				return
+			}
+		}
+		if first.kind == kindSweep {
+			l.runSweep(first)
+			continue
+		}
+		calls := []*call{first}
+		n := len(first.transfers)
+	drain:
+		for n < l.opts.MaxBatch {
+			select {
+			case c, ok := <-l.queue:
+				if !ok {
+					break drain
+				}
+				if c.kind != kindSubmit || n+len(c.transfers) > l.opts.MaxBatch {
+					carry = c
+					break drain
+				}
+				calls = append(calls, c)
+				n += len(c.transfers)
+			default:
+				break drain
+			}
+		}
+		l.commit(calls, n)
+		if !l.st.pg && l.unmerged >= l.opts.MergeEvery {
+			if err := l.merge(context.Background()); err != nil {
+				// History lookups still see unmerged transfers; only speed suffers.
+				l.opts.Logger.Error("ledger: history merge failed", "err", err)
+			}
+		}
+	}
+}
+
+// maxBatchAttempts bounds whole-batch retries for failures caused by other writers (a
+// duplicate id inserted by another node between our read and our insert).
+const maxBatchAttempts = 3
+
+// commit writes calls in one transaction and answers them.
+func (l *Ledger) commit(calls []*call, n int) {
+	ctx := context.Background()
+	var err error
+	for attempt := 0; attempt < maxBatchAttempts; attempt++ {
+		var b *batch
+		err = l.d.InTx(ctx, func(tx *db.Tx) error {
+			var err error
+			b, err = l.decide(ctx, tx, calls)
+			if err != nil {
+				return err
+			}
+			return l.st.write(ctx, tx, b)
+		})
+		if err == nil {
+			l.unmerged += len(b.inserts)
+			l.stats.mu.Lock()
+			l.stats.Batches++
+			l.stats.Transfers += int64(n)
+			l.stats.mu.Unlock()
+			for _, c := range calls {
+				close(c.done)
+			}
+			return
+		}
+		if !db.IsUniqueViolation(err) {
+			break
+		}
+		l.stats.mu.Lock()
+		l.stats.Retries++
+		l.stats.mu.Unlock()
+	}
+	if len(calls) > 1 {
+		// Isolate the call that cannot be written: the others must not fail with it.
+		l.opts.Logger.Warn("ledger: batch failed, retrying call by call", "calls", len(calls), "err", err)
+		for _, c := range calls {
+			l.commit([]*call{c}, len(c.transfers))
+		}
+		return
+	}
+	for _, c := range calls {
+		c.err = fmt.Errorf("ledger: commit batch: %w", err)
+		close(c.done)
+	}
+}
+
+// decide loads what the calls touch and applies them in memory, filling their results.
+func (l *Ledger) decide(ctx context.Context, tx *db.Tx, calls []*call) (*batch, error) {
+	b := newBatch(tx.NowMicros())
+	var tIDs, pIDs []uuid.UUID
+	acctSet := map[uuid.UUID]struct{}{}
+	for _, c := range calls {
+		for i := range c.transfers {
+			t := &c.transfers[i]
+			if t.ID != uuid.Nil {
+				tIDs = append(tIDs, t.ID)
+			}
+			if t.Flags&(PostPending|VoidPending) != 0 && t.PendingID != uuid.Nil {
+				pIDs = append(pIDs, t.PendingID)
+			}
+			if t.DebitAccountID != uuid.Nil {
+				acctSet[t.DebitAccountID] = struct{}{}
+			}
+			if t.CreditAccountID != uuid.Nil {
+				acctSet[t.CreditAccountID] = struct{}{}
+			}
+		}
+	}
+	pIDs = dedupe(pIDs)
+	// Pending rows first, unlocked, only to learn which accounts they touch (immutable).
+	if err := l.st.loadPendings(ctx, tx, pIDs, b.pendings); err != nil {
+		return nil, err
+	}
+	for _, p := range b.pendings {
+		acctSet[p.debit] = struct{}{}
+		acctSet[p.credit] = struct{}{}
+	}
+	ids := make([]uuid.UUID, 0, len(acctSet))
+	for id := range acctSet {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return lessID(ids[i], ids[j]) })
+	if err := l.st.loadAccounts(ctx, tx, ids, b.accounts); err != nil {
+		return nil, err
+	}
+	if l.st.pg && len(pIDs) > 0 {
+		// Now that the accounts are locked, re-read the pending states: another node may
+		// have posted or voided one before we got the locks.
+		clear(b.pendings)
+		if err := l.st.loadPendings(ctx, tx, pIDs, b.pendings); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.st.loadTransfers(ctx, tx, dedupe(tIDs), b.existing); err != nil {
+		return nil, err
+	}
+	for _, c := range calls {
+		b.applyCall(c.transfers, c.results)
+	}
+	return b, nil
+}
+
+func dedupe(ids []uuid.UUID) []uuid.UUID {
+	if len(ids) < 2 {
+		return ids
+	}
+	seen := make(map[uuid.UUID]struct{}, len(ids))
+	out := ids[:0]
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
+}

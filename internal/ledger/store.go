@@ -1,0 +1,531 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"okpay/internal/db"
+)
+
+// This file is the ledger's SQL. Everything is portable except bulk statements: SQLite
+// gets multi-row VALUES statements (prepared once per chunk size, because preparing a
+// 256-row statement costs more than running it), PostgreSQL gets unnest($n::type[]) so
+// a whole batch is one statement and one round trip.
+
+// chunkSizes are the row counts of the prepared multi-row SQLite statements; a batch is
+// cut greedily into these, so at most a handful of statements exist per shape.
+var chunkSizes = []int{256, 64, 16, 4, 1}
+
+type store struct {
+	d  *db.DB
+	pg bool
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newStore(d *db.DB) *store {
+	return &store{d: d, pg: d.Engine == db.Postgres, stmts: map[string]*sql.Stmt{}}
+}
+
+func (s *store) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, st := range s.stmts {
+		st.Close()
+		delete(s.stmts, k)
+	}
+}
+
+// stmt returns query prepared on the write pool, bound to tx. On PostgreSQL pgx already
+// caches prepared statements per connection, so this is SQLite's cache.
+func (s *store) stmt(ctx context.Context, tx *db.Tx, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	st, ok := s.stmts[query]
+	s.mu.Unlock()
+	if !ok {
+		// Not warmed by prepareAll: prepare on the transaction's own connection (asking
+		// the pool would deadlock on SQLite's single writer connection, which tx holds).
+		st, err := tx.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		return st, nil
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// prepareAll prepares, outside any transaction, every statement the SQLite committer runs
+// in a batch, so batches never pay for preparing.
+func (s *store) prepareAll(ctx context.Context) error {
+	if s.pg {
+		return nil
+	}
+	var qs []string
+	for _, n := range chunkSizes {
+		qs = append(qs, sqlSelectIn(accountCols, "ledger_accounts", n), sqlSelectIn(transferCols, "ledger_transfers", n),
+			sqlSelectIn(pendingCols, "ledger_pending", n), sqlInsertTransfers(n), sqlInsertPendings(n), sqlUpdateAccounts(n))
+	}
+	qs = append(qs, sqlUpdatePending)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range qs {
+		if _, ok := s.stmts[q]; ok {
+			continue
+		}
+		st, err := s.d.W.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+func sqlSelectIn(cols, table string, n int) string {
+	return `SELECT ` + cols + ` FROM ` + table + ` WHERE id IN (` + db.Placeholders(1, n) + `)`
+}
+
+func sqlInsertTransfers(n int) string {
+	return `INSERT INTO ledger_transfers (` + transferCols + `) VALUES ` + valuesList(n, 11)
+}
+
+func sqlInsertPendings(n int) string {
+	return `INSERT INTO ledger_pending (` + pendingCols + `) VALUES ` + valuesList(n, 8)
+}
+
+func sqlUpdateAccounts(n int) string {
+	return `UPDATE ledger_accounts SET debits_pending = v.column2, debits_posted = v.column3,
+		credits_pending = v.column4, credits_posted = v.column5
+		FROM (VALUES ` + valuesList(n, 5) + `) AS v WHERE ledger_accounts.id = v.column1`
+}
+
+const sqlUpdatePending = `UPDATE ledger_pending SET state = $1, resolved_by = $2, resolved_at = $3 WHERE id = $4`
+
+func (s *store) exec(ctx context.Context, tx *db.Tx, query string, args ...any) error {
+	if s.pg {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	}
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
+
+func (s *store) query(ctx context.Context, tx *db.Tx, query string, args ...any) (*sql.Rows, error) {
+	if s.pg {
+		return tx.QueryContext(ctx, query, args...)
+	}
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// valuesList is "($1, $2, $3), ($4, $5, $6), …" for rows of cols columns.
+func valuesList(rows, cols int) string {
+	var b strings.Builder
+	n := 1
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := 0; c < cols; c++ {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", n)
+			n++
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// forChunks calls fn for consecutive [lo, hi) ranges of n rows cut into chunkSizes.
+func forChunks(n int, fn func(lo, hi int) error) error {
+	lo := 0
+	for lo < n {
+		size := chunkSizes[len(chunkSizes)-1]
+		for _, c := range chunkSizes {
+			if n-lo >= c {
+				size = c
+				break
+			}
+		}
+		if err := fn(lo, lo+size); err != nil {
+			return err
+		}
+		lo += size
+	}
+	return nil
+}
+
+func idBytes(ids []uuid.UUID) [][]byte {
+	out := make([][]byte, len(ids))
+	for i := range ids {
+		out[i] = ids[i][:]
+	}
+	return out
+}
+
+func scanID(b []byte) (uuid.UUID, error) {
+	var u uuid.UUID
+	if len(b) == 0 {
+		return u, nil
+	}
+	if len(b) != 16 {
+		return u, fmt.Errorf("stored id has %d bytes, want 16", len(b))
+	}
+	copy(u[:], b)
+	return u, nil
+}
+
+const accountCols = `id, asset, code, owner, flags, debits_pending, debits_posted, credits_pending, credits_posted, created_at`
+
+func scanAccount(rows interface{ Scan(...any) error }) (Account, error) {
+	var a Account
+	var id []byte
+	var created int64
+	if err := rows.Scan(&id, &a.Asset, &a.Code, &a.Owner, &a.Flags, &a.DebitsPending, &a.DebitsPosted,
+		&a.CreditsPending, &a.CreditsPosted, &created); err != nil {
+		return a, err
+	}
+	var err error
+	a.ID, err = scanID(id)
+	a.CreatedAt = db.Micros(created)
+	return a, err
+}
+
+// loadAccounts reads the accounts with the given ids (sorted, distinct) into b. On
+// PostgreSQL it locks them FOR UPDATE in id order, the one order every node uses, so two
+// committers never deadlock on accounts and never both update from the same old sums.
+func (s *store) loadAccounts(ctx context.Context, tx *db.Tx, ids []uuid.UUID, into map[uuid.UUID]*acct) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	scan := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			a, err := scanAccount(rows)
+			if err != nil {
+				return err
+			}
+			into[a.ID] = &acct{Account: a}
+		}
+		return rows.Err()
+	}
+	if s.pg {
+		rows, err := tx.QueryContext(ctx, `SELECT `+accountCols+` FROM ledger_accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, idBytes(ids))
+		if err != nil {
+			return fmt.Errorf("lock accounts: %w", err)
+		}
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("lock accounts: %w", err)
+		}
+		return nil
+	}
+	return forChunks(len(ids), func(lo, hi int) error {
+		args := make([]any, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			args = append(args, ids[i][:])
+		}
+		rows, err := s.query(ctx, tx, sqlSelectIn(accountCols, "ledger_accounts", hi-lo), args...)
+		if err != nil {
+			return fmt.Errorf("read accounts: %w", err)
+		}
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("read accounts: %w", err)
+		}
+		return nil
+	})
+}
+
+const transferCols = `id, debit_account_id, credit_account_id, created_at, amount, asset, code, ref, flags, pending_id, timeout_us`
+
+func scanTransfer(rows interface{ Scan(...any) error }) (Transfer, error) {
+	var t Transfer
+	var id, dr, cr, pid []byte
+	var created, timeout int64
+	if err := rows.Scan(&id, &dr, &cr, &created, &t.Amount, &t.Asset, &t.Code, &t.Ref, &t.Flags, &pid, &timeout); err != nil {
+		return t, err
+	}
+	var err [4]error
+	t.ID, err[0] = scanID(id)
+	t.DebitAccountID, err[1] = scanID(dr)
+	t.CreditAccountID, err[2] = scanID(cr)
+	t.PendingID, err[3] = scanID(pid)
+	for _, e := range err {
+		if e != nil {
+			return t, e
+		}
+	}
+	t.CreatedAt = db.Micros(created)
+	t.Timeout = time.Duration(timeout) * time.Microsecond
+	return t, nil
+}
+
+// loadTransfers reads the stored transfers among ids into into.
+func (s *store) loadTransfers(ctx context.Context, tx *db.Tx, ids []uuid.UUID, into map[uuid.UUID]*Transfer) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	scan := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			t, err := scanTransfer(rows)
+			if err != nil {
+				return err
+			}
+			into[t.ID] = &t
+		}
+		return rows.Err()
+	}
+	if s.pg {
+		rows, err := tx.QueryContext(ctx, `SELECT `+transferCols+` FROM ledger_transfers WHERE id = ANY($1)`, idBytes(ids))
+		if err != nil {
+			return fmt.Errorf("read transfers: %w", err)
+		}
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("read transfers: %w", err)
+		}
+		return nil
+	}
+	return forChunks(len(ids), func(lo, hi int) error {
+		args := make([]any, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			args = append(args, ids[i][:])
+		}
+		rows, err := s.query(ctx, tx, sqlSelectIn(transferCols, "ledger_transfers", hi-lo), args...)
+		if err != nil {
+			return fmt.Errorf("read transfers: %w", err)
+		}
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("read transfers: %w", err)
+		}
+		return nil
+	})
+}
+
+const pendingCols = `id, debit_account_id, credit_account_id, amount, expires_at, state, resolved_by, resolved_at`
+
+func scanPending(rows interface{ Scan(...any) error }) (*pend, error) {
+	p := &pend{}
+	var id, dr, cr, rb []byte
+	if err := rows.Scan(&id, &dr, &cr, &p.amount, &p.expiresAt, &p.state, &rb, &p.resolvedAt); err != nil {
+		return nil, err
+	}
+	var err [4]error
+	p.id, err[0] = scanID(id)
+	p.debit, err[1] = scanID(dr)
+	p.credit, err[2] = scanID(cr)
+	p.resolvedBy, err[3] = scanID(rb)
+	for _, e := range err {
+		if e != nil {
+			return nil, e
+		}
+	}
+	return p, nil
+}
+
+func (s *store) loadPendings(ctx context.Context, tx *db.Tx, ids []uuid.UUID, into map[uuid.UUID]*pend) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	scan := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanPending(rows)
+			if err != nil {
+				return err
+			}
+			into[p.id] = p
+		}
+		return rows.Err()
+	}
+	if s.pg {
+		rows, err := tx.QueryContext(ctx, `SELECT `+pendingCols+` FROM ledger_pending WHERE id = ANY($1)`, idBytes(ids))
+		if err != nil {
+			return fmt.Errorf("read pending transfers: %w", err)
+		}
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("read pending transfers: %w", err)
+		}
+		return nil
+	}
+	return forChunks(len(ids), func(lo, hi int) error {
+		args := make([]any, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			args = append(args, ids[i][:])
+		}
+		rows, err := s.query(ctx, tx, sqlSelectIn(pendingCols, "ledger_pending", hi-lo), args...)
+		if err != nil {
+			return fmt.Errorf("read pending transfers: %w", err)
+		}
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("read pending transfers: %w", err)
+		}
+		return nil
+	})
+}
+
+func nullID(u uuid.UUID) []byte {
+	if u == uuid.Nil {
+		return nil
+	}
+	return u[:]
+}
+
+// write stores what b decided: new transfers (and, on PostgreSQL, their history rows),
+// new and changed pending rows, and one update per touched account.
+func (s *store) write(ctx context.Context, tx *db.Tx, b *batch) error {
+	if err := s.insertTransfers(ctx, tx, b.inserts); err != nil {
+		return fmt.Errorf("insert transfers: %w", err)
+	}
+	var newP, oldP []*pend
+	for _, p := range b.pendings {
+		switch {
+		case p.isNew:
+			newP = append(newP, p)
+		case p.dirty:
+			oldP = append(oldP, p)
+		}
+	}
+	if err := s.insertPendings(ctx, tx, newP); err != nil {
+		return fmt.Errorf("insert pending transfers: %w", err)
+	}
+	if err := s.updatePendings(ctx, tx, oldP); err != nil {
+		return fmt.Errorf("update pending transfers: %w", err)
+	}
+	var accts []*acct
+	for _, a := range b.accounts {
+		if a.dirty {
+			accts = append(accts, a)
+		}
+	}
+	// Id order keeps SQLite's page writes sequential and PostgreSQL's row updates in the
+	// same order as the locks.
+	sort.Slice(accts, func(i, j int) bool { return lessID(accts[i].ID, accts[j].ID) })
+	if err := s.updateAccounts(ctx, tx, accts); err != nil {
+		return fmt.Errorf("update accounts: %w", err)
+	}
+	return nil
+}
+
+func lessID(a, b uuid.UUID) bool { return string(a[:]) < string(b[:]) }
+
+func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	if s.pg {
+		n := len(ts)
+		ids, drs, crs, pids := make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		created, amounts, timeouts := make([]int64, n), make([]int64, n), make([]int64, n)
+		assets, refs := make([]string, n), make([]string, n)
+		codes, flags := make([]int32, n), make([]int32, n)
+		for i, t := range ts {
+			ids[i], drs[i], crs[i], pids[i] = t.ID[:], t.DebitAccountID[:], t.CreditAccountID[:], nullID(t.PendingID)
+			created[i], amounts[i], timeouts[i] = t.CreatedAt.UnixMicro(), t.Amount, t.Timeout.Microseconds()
+			assets[i], refs[i], codes[i], flags[i] = t.Asset, t.Ref, t.Code, int32(t.Flags)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_transfers (`+transferCols+`)
+			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::text[], $7::int4[], $8::text[], $9::int4[], $10::bytea[], $11::int8[])`,
+			ids, drs, crs, created, amounts, assets, codes, refs, flags, pids, timeouts); err != nil {
+			return err
+		}
+		// Both sides' history rows, in one statement.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_history (account_id, created_at, transfer_id)
+			SELECT a, c, i FROM unnest($1::bytea[], $2::int8[], $3::bytea[]) AS v(a, c, i)
+			UNION ALL SELECT a, c, i FROM unnest($4::bytea[], $2::int8[], $3::bytea[]) AS w(a, c, i)`,
+			drs, created, ids, crs); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		return nil
+	}
+	const cols = 11
+	return forChunks(len(ts), func(lo, hi int) error {
+		args := make([]any, 0, (hi-lo)*cols)
+		for _, t := range ts[lo:hi] {
+			args = append(args, t.ID[:], t.DebitAccountID[:], t.CreditAccountID[:], t.CreatedAt.UnixMicro(), t.Amount,
+				t.Asset, t.Code, t.Ref, int64(t.Flags), nullID(t.PendingID), t.Timeout.Microseconds())
+		}
+		return s.exec(ctx, tx, sqlInsertTransfers(hi-lo), args...)
+	})
+}
+
+func (s *store) insertPendings(ctx context.Context, tx *db.Tx, ps []*pend) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	const cols = 8
+	if s.pg {
+		n := len(ps)
+		ids, drs, crs, rbs := make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		amounts, expires, states, rats := make([]int64, n), make([]int64, n), make([]int32, n), make([]int64, n)
+		for i, p := range ps {
+			ids[i], drs[i], crs[i], rbs[i] = p.id[:], p.debit[:], p.credit[:], nullID(p.resolvedBy)
+			amounts[i], expires[i], states[i], rats[i] = p.amount, p.expiresAt, int32(p.state), p.resolvedAt
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO ledger_pending (`+pendingCols+`)
+			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::int2[], $7::bytea[], $8::int8[])`,
+			ids, drs, crs, amounts, expires, states, rbs, rats)
+		return err
+	}
+	return forChunks(len(ps), func(lo, hi int) error {
+		args := make([]any, 0, (hi-lo)*cols)
+		for _, p := range ps[lo:hi] {
+			args = append(args, p.id[:], p.debit[:], p.credit[:], p.amount, p.expiresAt, p.state, nullID(p.resolvedBy), p.resolvedAt)
+		}
+		return s.exec(ctx, tx, sqlInsertPendings(hi-lo), args...)
+	})
+}
+
+func (s *store) updatePendings(ctx context.Context, tx *db.Tx, ps []*pend) error {
+	for _, p := range ps {
+		if err := s.exec(ctx, tx, sqlUpdatePending,
+			p.state, nullID(p.resolvedBy), p.resolvedAt, p.id[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *store) updateAccounts(ctx context.Context, tx *db.Tx, as []*acct) error {
+	if len(as) == 0 {
+		return nil
+	}
+	if s.pg {
+		n := len(as)
+		ids := make([][]byte, n)
+		dp, dpo, cp, cpo := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, a := range as {
+			ids[i], dp[i], dpo[i], cp[i], cpo[i] = a.ID[:], a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE ledger_accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,
+			credits_pending = v.cp, credits_posted = v.cpo
+			FROM unnest($1::bytea[], $2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS v(id, dp, dpo, cp, cpo)
+			WHERE a.id = v.id`, ids, dp, dpo, cp, cpo)
+		return err
+	}
+	const cols = 5
+	return forChunks(len(as), func(lo, hi int) error {
+		args := make([]any, 0, (hi-lo)*cols)
+		for _, a := range as[lo:hi] {
+			args = append(args, a.ID[:], a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted)
+		}
+		return s.exec(ctx, tx, sqlUpdateAccounts(hi-lo), args...)
+	})
+}
