@@ -105,7 +105,7 @@ func hrpExpand(hrp string) []byte {
 }
 
 func bech32Polymod(values []byte) uint32 {
-	gen := [5]uint32{0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233b5, 0x2a1462b3}
+	gen := [5]uint32{0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3}
 	chk := uint32(1)
 	for _, v := range values {
 		top := chk >> 25

@@ -891,7 +891,9 @@ func (s *Sandbox) Updates(ctx context.Context, after int64, limit int) ([]Update
 			&o.owner, &o.address, &o.asset, &o.amount, &o.descriptor, &o.confsRequired, &o.createdAt); err != nil {
 			return nil, fmt.Errorf("rail updates: scan: %w", err)
 		}
-		if len(out) > 0 && u.Seq != out[len(out)-1].Seq+1 || len(out) == 0 && after > 0 && u.Seq <= after {
+		// The feed is gapless (seqs come from one counter, rolled back with their
+		// transaction), so anything but the next number means the invariant broke.
+		if prev := after + int64(len(out)); u.Seq != prev+1 {
 			return nil, fmt.Errorf("rail updates: feed out of order at seq %d", u.Seq)
 		}
 		u.Operation = o.operation()
