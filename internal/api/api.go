@@ -10,6 +10,7 @@ import (
 
 	"okpay/internal/apperr"
 	"okpay/internal/httpx"
+	"okpay/internal/support/help"
 )
 
 // Deps are the services the API calls. Later resources add their services here.
@@ -18,6 +19,10 @@ type Deps struct {
 	// Ready reports whether the database is reachable and migrated.
 	Ready func(ctx context.Context) error
 	Clock interface{ Now() time.Time }
+	// Help serves the help center under /help; nil leaves it out.
+	Help *help.Service
+	// Accounts serves sign-in, /me and the agent endpoints; nil leaves them out.
+	Accounts *Accounts
 }
 
 // API is the JSON API.
@@ -32,6 +37,12 @@ type API struct {
 func New(deps Deps) *API {
 	a := &API{deps: deps, router: NewRouter()}
 	a.systemRoutes()
+	a.helpRoutes()
+	if deps.Accounts != nil {
+		a.authRoutes()
+		a.accountRoutes()
+		a.agentRoutes()
+	}
 	return a
 }
 

@@ -17,8 +17,10 @@ import (
 
 	"okpay/internal/api"
 	"okpay/internal/apperr"
+	"okpay/internal/authn"
 	"okpay/internal/db"
 	"okpay/internal/httpx"
+	"okpay/internal/identity"
 	"okpay/internal/metrics"
 	"okpay/internal/notify"
 	"okpay/internal/web"
@@ -41,6 +43,8 @@ type App struct {
 	NodeID string
 	// Outbox sends queued email and SMS after their transactions commit.
 	Outbox *notify.Worker
+	// Identity is accounts, sign-in, sessions and restrictions.
+	Identity *identity.Service
 
 	handler  http.Handler
 	srv      *http.Server
@@ -123,11 +127,20 @@ func (a *App) build() error {
 	if err := a.buildOutbox(); err != nil {
 		return err
 	}
-	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock})
+	idsvc, err := a.buildIdentity()
+	if err != nil {
+		return err
+	}
+	a.Identity = idsvc
+	docs := NewDocumentStore(a.Cfg.DataDir)
+	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock,
+		Accounts: &api.Accounts{Service: idsvc, Documents: docs,
+			Idempotency: &api.Idempotency{DB: a.DB, Lock: 30 * time.Second, Keep: 24 * time.Hour}}})
 	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo,
 		Mailbox: func(ctx context.Context, to string, limit int) ([]notify.Mail, error) {
 			return notify.ListMail(ctx, a.DB, to, limit)
-		}})
+		},
+		Accounts: &web.Accounts{Service: idsvc, Documents: docs}})
 	if err != nil {
 		return fmt.Errorf("web UI: %w", err)
 	}
@@ -157,7 +170,7 @@ func (a *App) build() error {
 		}
 		a.UI.RenderError(w, r, err)
 	}))
-	a.handler = httpx.Base(cop.Handler(mux), a.Log, a.observe)
+	a.handler = httpx.Base(cop.Handler(authn.Middleware(idsvc, mux)), a.Log, a.observe)
 	return nil
 }
 

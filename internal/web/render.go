@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"okpay/internal/apperr"
+	"okpay/internal/authn"
 	"okpay/internal/httpx"
+	"okpay/internal/identity"
 )
 
 // View is the data every template receives. Page-specific data is in Data. Inside
@@ -22,7 +24,7 @@ type View struct {
 	Path      string // the request path, to mark the current navigation link
 	Next      string // path and query, where the language switch comes back to
 	Version   string
-	User      any // the signed-in user; nil until sign-in exists
+	User      *identity.User // the signed-in user; nil for visitors
 	Data      any
 
 	text map[string]string
@@ -92,6 +94,10 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page str
 		Data:      data,
 		text:      b.text[lang],
 		log:       u.log,
+	}
+	// Pages show the browser's own sign-in; an API key is not a signed-in person.
+	if p := authn.From(r.Context()); p != nil && p.Session != nil {
+		v.User = p.User
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {

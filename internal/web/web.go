@@ -42,6 +42,8 @@ type Config struct {
 	Dev bool
 	// Mailbox lists mail from the outbox for the dev mailbox page (Dev mode only).
 	Mailbox func(ctx context.Context, to string, limit int) ([]notify.Mail, error)
+	// Accounts serves sign-in, account and security pages; nil leaves them out.
+	Accounts *Accounts
 }
 
 // UI serves the web pages. Create it with New.
