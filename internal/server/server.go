@@ -23,6 +23,7 @@ import (
 	"okpay/internal/identity"
 	"okpay/internal/metrics"
 	"okpay/internal/notify"
+	"okpay/internal/support/help"
 	"okpay/internal/web"
 )
 
@@ -133,10 +134,11 @@ func (a *App) build() error {
 	}
 	a.Identity = idsvc
 	docs := NewDocumentStore(a.Cfg.DataDir)
-	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock,
+	helpCenter := help.New(a.DB, help.Config{Log: a.Log})
+	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock, Help: helpCenter,
 		Accounts: &api.Accounts{Service: idsvc, Documents: docs,
 			Idempotency: &api.Idempotency{DB: a.DB, Lock: 30 * time.Second, Keep: 24 * time.Hour}}})
-	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo,
+	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Help: helpCenter,
 		Mailbox: func(ctx context.Context, to string, limit int) ([]notify.Mail, error) {
 			return notify.ListMail(ctx, a.DB, to, limit)
 		},

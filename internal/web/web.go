@@ -25,6 +25,7 @@ import (
 	"okpay/internal/apperr"
 	"okpay/internal/httpx"
 	"okpay/internal/notify"
+	"okpay/internal/support/help"
 )
 
 // Config is what the UI needs from the server.
@@ -42,6 +43,8 @@ type Config struct {
 	Dev bool
 	// Mailbox lists mail from the outbox for the dev mailbox page (Dev mode only).
 	Mailbox func(ctx context.Context, to string, limit int) ([]notify.Mail, error)
+	// Help serves the help center pages (/help…); nil leaves them out.
+	Help *help.Service
 	// Accounts serves sign-in, account and security pages; nil leaves them out.
 	Accounts *Accounts
 }
