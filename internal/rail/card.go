@@ -288,10 +288,11 @@ func normaliseHolder(s string) (string, bool) {
 	return s, letters > 0
 }
 
-// sameName compares two holder names the way a bank's name check would: case, spacing and
-// the dot or middle dot between given and family names (common in transliterated Chinese
-// and Uyghur names) do not matter.
-func sameName(a, b string) bool {
+// SameName compares two holder names the way the sandbox bank's payout name check does:
+// case, spacing and the dot or middle dot between given and family names (common in
+// transliterated Chinese and Uyghur names) do not matter. The wallet uses it to refuse a
+// withdrawal card whose holder is not the verified real name before the bank bounces it.
+func SameName(a, b string) bool {
 	norm := func(s string) string {
 		s = strings.Map(func(r rune) rune {
 			switch r {

@@ -183,6 +183,20 @@ func TestCardNeverPrintsNumberOrCVV(t *testing.T) {
 	}
 }
 
+func TestSameName(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"Li Lei", "li  lei", true}, {"Maimaiti·Aili", "MAIMAITI AILI", true}, {"李雷", "李雷", true},
+		{"Li Lei", "Lei Li", false}, {"李雷", "李蕾", false}, {"", "", false}, {"J. Smith", "J Smith", true},
+	} {
+		if got := SameName(tc.a, tc.b); got != tc.want {
+			t.Errorf("SameName(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
 func TestTestCardsAreValid(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tc := range TestCards() {

@@ -15,13 +15,13 @@ import (
 // recorded so SimulateDeposit can find the owner.
 // Errors: apperr.CodeCurrencyUnsupported for an asset without a Chain; ErrInvalidRequest
 // for a malformed owner.
-func (s *Sandbox) DepositAddress(ctx context.Context, owner, asset string) (string, error) {
+func (s *Sandbox) DepositAddress(ctx context.Context, owner, asset string) (DepositAddress, error) {
 	if err := checkOwner(owner); err != nil {
-		return "", fmt.Errorf("deposit address: %w", err)
+		return DepositAddress{}, fmt.Errorf("deposit address: %w", err)
 	}
 	ch, ok := s.cfg.Chains[asset]
 	if !ok {
-		return "", fmt.Errorf("deposit address %s: %w", asset, apperr.New(apperr.CodeCurrencyUnsupported))
+		return DepositAddress{}, fmt.Errorf("deposit address %s: %w", asset, apperr.New(apperr.CodeCurrencyUnsupported))
 	}
 	addr := addressFor(s.cfg.AddressKey, ch.AddressFormat, owner, asset)
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
@@ -41,9 +41,9 @@ func (s *Sandbox) DepositAddress(ctx context.Context, owner, asset string) (stri
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("deposit address %s: %w", asset, err)
+		return DepositAddress{}, fmt.Errorf("deposit address %s: %w", asset, err)
 	}
-	return addr, nil
+	return DepositAddress{Address: addr, Asset: asset, Network: ch.Network, ConfirmationsRequired: ch.Confirmations}, nil
 }
 
 // Chain returns the sandbox configuration of asset's chain.

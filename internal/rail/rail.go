@@ -108,7 +108,7 @@ type Rail interface {
 	// set: StatusConfirming with Confirmations counting up to ConfirmationsRequired,
 	// then StatusSucceeded, when the wallet credits it.
 	// Errors: currency_not_supported.
-	DepositAddress(ctx context.Context, owner, asset string) (string, error)
+	DepositAddress(ctx context.Context, owner, asset string) (DepositAddress, error)
 
 	// Get returns the current state of the operation with this reference (for deposits,
 	// the chain transaction id).
@@ -209,14 +209,32 @@ type Operation struct {
 	// Descriptor is what the holder's bank statement shows for a card operation.
 	Descriptor string `json:"descriptor,omitempty"`
 	// Deposits: who the address belongs to, the address, and progress.
-	Owner                 string `json:"owner,omitempty"`
-	Address               string `json:"address,omitempty"`
-	Confirmations         int    `json:"confirmations,omitempty"`
-	ConfirmationsRequired int    `json:"confirmations_required,omitempty"`
-	CreatedAt             time.Time
+	Owner                 string    `json:"owner,omitempty"`
+	Address               string    `json:"address,omitempty"`
+	Confirmations         int       `json:"confirmations,omitempty"`
+	ConfirmationsRequired int       `json:"confirmations_required,omitempty"`
+	CreatedAt             time.Time `json:"created_at"`
 	// UpdatedAt is when the network made the change reported, which after a pause in
 	// polling can be earlier than when it was seen.
-	UpdatedAt time.Time
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// NextStep is the coded error for what the user must do before the operation can go on
+// (CodeCardOTPRequired while it waits for the bank's one-time code), or nil.
+func (o Operation) NextStep() error {
+	if o.Status == StatusRequiresOTP {
+		return apperr.New(CodeCardOTPRequired)
+	}
+	return nil
+}
+
+// DepositAddress is where an owner sends a crypto asset, with what a deposit page must
+// say: the network to use and how many confirmations crediting waits for.
+type DepositAddress struct {
+	Address               string `json:"address"`
+	Asset                 string `json:"asset"`
+	Network               string `json:"network"`
+	ConfirmationsRequired int    `json:"confirmations_required"`
 }
 
 // Err is the user-facing error of a failed Operation (with its message and fix), or nil.

@@ -545,7 +545,7 @@ func (s *Sandbox) Payout(ctx context.Context, req PayoutRequest) (Operation, err
 		case c.behaviour == behavePayoutRejected || c.behaviour == behaveStolen || c.behaviour == behaveExpired ||
 			expired(c.expMonth, c.expYear, tx.Now):
 			o.planned = CodePayoutRejected
-		case !sameName(c.holder, name):
+		case !SameName(c.holder, name):
 			o.planned = CodePayoutNameMismatch
 		default:
 			o.planned = payoutTrigger(req.Amount)

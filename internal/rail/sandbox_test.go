@@ -188,7 +188,9 @@ func TestOTPFlow(t *testing.T) {
 		tok := tokenize(t, s, "4000 0027 6000 3184", "Li Lei")
 		charge := func(ref string) Operation {
 			op, err := s.Authorize(ctx, ChargeRequest{Reference: ref, Token: tok.Token, Amount: cny("88.80"), Asset: "CNY"})
-			return wantOp(t, op, err, StatusRequiresOTP, "")
+			wantOp(t, op, err, StatusRequiresOTP, "")
+			wantCode(t, op.NextStep(), CodeCardOTPRequired)
+			return op
 		}
 
 		charge("otp-ok")
@@ -201,6 +203,9 @@ func TestOTPFlow(t *testing.T) {
 		}
 		op, err = s.SubmitOTP(ctx, "otp-ok", " 123456 ")
 		wantOp(t, op, err, StatusAuthorized, "")
+		if op.NextStep() != nil {
+			t.Fatalf("next step after OTP: %v", op.NextStep())
+		}
 		op, err = s.SubmitOTP(ctx, "otp-ok", SandboxOTP) // a retried submit is harmless
 		wantOp(t, op, err, StatusAuthorized, "")
 		op, err = s.Capture(ctx, "otp-ok")
@@ -441,16 +446,18 @@ func TestDepositAddresses(t *testing.T) {
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
-		u1, err := s.DepositAddress(ctx, "user-1", "USDT")
-		if err != nil || !tronAddr.MatchString(u1) {
-			t.Fatalf("USDT address %q %v", u1, err)
+		u1a, err := s.DepositAddress(ctx, "user-1", "USDT")
+		u1 := u1a.Address
+		if err != nil || !tronAddr.MatchString(u1) || u1a.Network != "TRC20" || u1a.ConfirmationsRequired != 3 || u1a.Asset != "USDT" {
+			t.Fatalf("USDT address %+v %v", u1a, err)
 		}
 		b1, err := s.DepositAddress(ctx, "user-1", "BTC")
-		if err != nil || !tbAddr.MatchString(b1) {
-			t.Fatalf("BTC address %q %v", b1, err)
+		if err != nil || !tbAddr.MatchString(b1.Address) || b1.Network != "Bitcoin testnet" {
+			t.Fatalf("BTC address %+v %v", b1, err)
 		}
-		again, _ := s.DepositAddress(ctx, "user-1", "USDT")
-		u2, _ := s.DepositAddress(ctx, "user-2", "USDT")
+		againA, _ := s.DepositAddress(ctx, "user-1", "USDT")
+		u2a, _ := s.DepositAddress(ctx, "user-2", "USDT")
+		again, u2 := againA.Address, u2a.Address
 		if again != u1 || u2 == u1 {
 			t.Fatalf("addresses not per user: %s %s %s", u1, again, u2)
 		}
@@ -493,10 +500,11 @@ func TestDepositConfirmations(t *testing.T) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
 		clock := clockOf(d)
-		addr, err := s.DepositAddress(ctx, "user-9", "USDT")
+		da, err := s.DepositAddress(ctx, "user-9", "USDT")
 		if err != nil {
 			t.Fatal(err)
 		}
+		addr := da.Address
 		amt, _ := money.Parse("250.5", money.MustLookup("USDT"))
 		dep, err := s.SimulateDeposit(ctx, addr, amt, "USDT")
 		wantOp(t, dep, err, StatusConfirming, "")
@@ -526,7 +534,7 @@ func TestDepositConfirmations(t *testing.T) {
 		baddr, _ := s.DepositAddress(ctx, "user-9", "BTC")
 		before, _ := s.Updates(ctx, 0, MaxUpdates)
 		cursor := before[len(before)-1].Seq
-		bdep, err := s.SimulateDeposit(ctx, baddr, 12_345, "BTC")
+		bdep, err := s.SimulateDeposit(ctx, baddr.Address, 12_345, "BTC")
 		wantOp(t, bdep, err, StatusConfirming, "")
 		clock.Advance(2 * time.Hour)
 		ups, err := s.Updates(ctx, cursor, MaxUpdates)
@@ -716,7 +724,7 @@ func TestRestartMidFlight(t *testing.T) {
 				t.Fatal(err)
 			}
 			addr, _ := s.DepositAddress(ctx, "u", "USDT")
-			dep, err := s.SimulateDeposit(ctx, addr, 5, "USDT")
+			dep, err := s.SimulateDeposit(ctx, addr.Address, 5, "USDT")
 			if err != nil {
 				t.Fatal(err)
 			}
