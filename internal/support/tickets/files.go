@@ -89,7 +89,8 @@ func checkUploads(ups []Upload) ([]checked, error) {
 }
 
 // cleanFileName keeps a display name printable and short, with the extension of the type
-// the content really has; it is shown to people, never used as a path.
+// the content really has (ext; the name's own when ext is ""); it is shown to people,
+// never used as a path.
 func cleanFileName(name, ext string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	name = strings.Map(func(r rune) rune {
@@ -98,6 +99,10 @@ func cleanFileName(name, ext string) string {
 		}
 		return r
 	}, name)
+	if ext == "" {
+		// A refused file keeps its own extension in messages: it says what was sent.
+		ext = filepath.Ext(name)
+	}
 	name = strings.TrimSuffix(name, filepath.Ext(name))
 	if !utf8.ValidString(name) {
 		name = strings.ToValidUTF8(name, "_")

@@ -60,11 +60,11 @@ func (f *fakeDir) UserByVerifiedEmail(_ context.Context, email string) (*identit
 }
 
 type env struct {
-	d     *db.DB
-	clock *dbtest.Clock
-	svc   *Service
-	dir   *fakeDir
-	files string
+	d                         *db.DB
+	clock                     *dbtest.Clock
+	svc                       *Service
+	dir                       *fakeDir
+	files                     string
 	alice, bob, agent, agent2 Actor
 }
 

@@ -11,6 +11,7 @@ import (
 	"mime/quotedprintable"
 	"net/mail"
 	"net/textproto"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -244,7 +245,7 @@ func htmlToText(s string) string {
 			}
 		case html.TextToken:
 			if skip == 0 {
-				b.WriteString(strings.Join(strings.Fields(string(z.Text())), " "))
+				b.WriteString(spaceRE.ReplaceAllString(string(z.Text()), " "))
 			}
 		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
 			name, _ := z.TagName()
@@ -265,6 +266,8 @@ func htmlToText(s string) string {
 		}
 	}
 }
+
+var spaceRE = regexp.MustCompile(`[ \t\r\n\f]+`)
 
 func collapseBlank(s string) string {
 	lines := strings.Split(s, "\n")
