@@ -1,0 +1,108 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"okpay/internal/browsertest"
+)
+
+// fill types into an empty input. browsertest.Fill first sets the value to "", which this
+// chromedp version reports as a failure ("could not set value"), so the pages' fresh
+// inputs are typed into directly.
+func fill(t *testing.T, b *browsertest.Browser, sel, value string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), b.Step)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value)); err != nil {
+		b.Screenshot("failure")
+		t.Fatalf("browser: fill %s: %v (at %s)", sel, err, b.Location())
+	}
+}
+
+// The acceptance walk in a real browser: register → read the code from the dev mailbox →
+// verify → turn on 2-step (secret read from the page, code computed independently) → sign
+// out → sign in with password and code → see the device list. Screenshots of both
+// languages go to OKPAY_SCREENSHOTS.
+func TestBrowserAccountJourney(t *testing.T) {
+	relaxed(t)
+	cfg := sqliteConfig(t)
+	cfg.Dev = true
+	app := start(t, cfg)
+	b := browsertest.New(t, app.URL())
+	const email, password = "carol@example.com", "Blue-Kettle-2026!"
+
+	b.Go("/register")
+	b.Screenshot("01-register-en")
+	fill(t, b, "#email", email)
+	fill(t, b, "#password", password)
+	b.Click(`form[action="/register"] button[type="submit"]`)
+	b.WaitText("main h1", "Verify your email")
+	b.Screenshot("02-verify-en")
+
+	b.Go("/dev/mailbox?to=" + email)
+	text := b.Text(`.mail[data-kind="verify_email"] .mail-text`)
+	m := codeRE.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no code in mail: %q", text)
+	}
+	b.Go("/verify-email")
+	fill(t, b, "#code", m[1])
+	b.Click(`form[action="/verify-email"] button[type="submit"]`)
+	b.WaitText("main", "Your email address is verified")
+	b.Screenshot("03-account-en")
+
+	b.Go("/account/security")
+	b.Click("#enable-2fa")
+	b.Wait("#totp-secret")
+	b.Screenshot("04-2fa-setup-en")
+	secret := strings.TrimSpace(b.Text("#totp-secret"))
+	now := time.Now()
+	fill(t, b, "#code", totp(t, secret, now))
+	b.Click("#confirm-2fa")
+	b.Wait("#recovery-codes")
+	b.Screenshot("05-recovery-codes-en")
+	if codes := strings.Fields(b.Text("#recovery-codes")); len(codes) != 10 {
+		t.Fatalf("want 10 recovery codes, got %q", codes)
+	}
+
+	b.Click("#nav-signout")
+	b.WaitText("main", "You are signed out")
+	fill(t, b, "#email", email)
+	fill(t, b, "#password", password)
+	b.Click(`form[action="/signin"] button[type="submit"]`)
+	b.WaitText("main h1", "2-step verification")
+	b.Screenshot("06-second-step-en")
+	// The code of the next 30-second step: the one just used to confirm is spent (each
+	// code works once), and the server accepts one step of drift.
+	fill(t, b, "#code", totp(t, secret, now.Add(30*time.Second)))
+	b.Click(`form[action="/signin/second-step"] button[type="submit"]`)
+	b.WaitText("main h1", "My account")
+
+	b.Go("/account/security")
+	devices := b.Text("#device-list")
+	if !strings.Contains(devices, "This device") {
+		t.Fatalf("device list does not mark this device: %q", devices)
+	}
+	if state := b.Text("#two-step-state"); state != "On" {
+		t.Fatalf("2-step state %q", state)
+	}
+	b.Screenshot("07-security-en")
+
+	// The same pages in Chinese.
+	b.Click(`form[action="/lang"] button[value="zh-CN"]`)
+	b.Wait(`html[lang="zh-CN"]`)
+	b.Go("/account/security")
+	b.WaitText("main h1", "安全设置")
+	b.Screenshot("08-security-zh")
+	b.Go("/account/status")
+	b.Screenshot("09-status-zh")
+	b.Go("/account/identity")
+	b.Screenshot("10-identity-zh")
+	b.Go("/account/freeze")
+	b.Screenshot("11-freeze-zh")
+}
