@@ -11,6 +11,7 @@ import (
 	"okpay/internal/apperr"
 	"okpay/internal/httpx"
 	"okpay/internal/support/help"
+	"okpay/internal/support/tickets"
 )
 
 // Deps are the services the API calls. Later resources add their services here.
@@ -23,6 +24,8 @@ type Deps struct {
 	Help *help.Service
 	// Accounts serves sign-in, /me and the agent endpoints; nil leaves them out.
 	Accounts *Accounts
+	// Tickets serves /contact, tickets and the agents' ticket queue; nil leaves them out.
+	Tickets *tickets.Service
 }
 
 // API is the JSON API.
@@ -42,6 +45,10 @@ func New(deps Deps) *API {
 		a.authRoutes()
 		a.accountRoutes()
 		a.agentRoutes()
+	}
+	if deps.Tickets != nil {
+		a.contactRoutes()
+		a.ticketRoutes()
 	}
 	return a
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -189,3 +190,42 @@ func (s *Store) saveAll(cs []checked) ([]string, error) {
 	}
 	return refs, nil
 }
+
+// FormUploads opens the files of a parsed multipart form (the "attachments" field of the
+// web form or API call) as uploads; call done when the service call has returned. Empty
+// file inputs (a form sent without choosing a file) are skipped.
+//
+// Errors: validation_failed (attachments: ticket_too_many_attachments); a plain error
+// when a file cannot be opened.
+func FormUploads(fhs []*multipart.FileHeader) (ups []Upload, done func(), err error) {
+	var files []multipart.File
+	done = func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	var real []*multipart.FileHeader
+	for _, fh := range fhs {
+		if fh.Filename != "" || fh.Size > 0 {
+			real = append(real, fh)
+		}
+	}
+	if len(real) > MaxAttachments {
+		return nil, done, fieldErr("attachments", CodeTooManyAttachments)
+	}
+	for _, fh := range real {
+		f, err := fh.Open()
+		if err != nil {
+			done()
+			return nil, func() {}, fmt.Errorf("open uploaded file: %w", err)
+		}
+		files = append(files, f)
+		ups = append(ups, Upload{Name: fh.Filename, R: f})
+	}
+	return ups, done, nil
+}
+
+// MaxFormBytes bounds a whole multipart request: one file more than allowed at full size,
+// so an oversized file still reaches the per-file check and gets its own message, plus room
+// for the text fields.
+const MaxFormBytes = (MaxAttachments+1)*MaxAttachmentBytes + 256<<10

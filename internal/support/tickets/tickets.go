@@ -301,3 +301,6 @@ func (s *Service) read(ctx context.Context, what string, fn func(*db.Tx) error) 
 	}
 	return nil
 }
+
+// Now is the desk's clock (the database's), for pages that show deadlines.
+func (s *Service) Now() time.Time { return s.d.Clock.Now() }
