@@ -1,0 +1,203 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"okpay/internal/apperr"
+	"okpay/internal/db"
+	"okpay/internal/identity"
+	"okpay/internal/ledger"
+	"okpay/internal/notify"
+)
+
+var (
+	normalizeEmail = identity.NormalizeEmail
+	normalizePhone = identity.NormalizePhone
+)
+
+// TransferInput is a payment to another user.
+type TransferInput struct {
+	// SenderID is the signed-in user; SessionID their session (for step-up on large
+	// amounts; empty for API keys, which then cannot send above the threshold).
+	SenderID  string `json:"-"`
+	SessionID string `json:"-"`
+	// Key is the Idempotency-Key: the same key returns the first result.
+	Key string `json:"-"`
+	// To is the recipient's email, phone number or account id.
+	To     string `json:"to"`
+	Amount string `json:"amount"` // decimal, e.g. "12.30"
+	Asset  string `json:"asset"`  // CNY, USD, USDT, BTC
+	Memo   string `json:"memo,omitempty"`
+}
+
+// Transfer sends money to another user at once and returns the sender's activity record
+// (transfer_out, completed). The recipient gets a transfer_in record and a "payment
+// received" email.
+//
+// Errors: validation_failed (to, memo, idempotency_key), amount_invalid,
+// currency_not_supported, maintenance, idempotency_conflict, recipient_not_found,
+// cannot_pay_self, email_not_verified, account_frozen, sending_restricted,
+// recipient_cannot_receive, step_up_required, unauthenticated, limit_exceeded,
+// insufficient_funds.
+func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Activity, error) {
+	if err := validKey(in.Key); err != nil {
+		return nil, err
+	}
+	asset, amount, err := parseAmount(in.Amount, in.Asset)
+	if err != nil {
+		return nil, err
+	}
+	if err := validMemo(in.Memo); err != nil {
+		return nil, err
+	}
+	if _, _, err := normaliseRecipient(in.To); err != nil {
+		return nil, err
+	}
+	if err := s.checkMaintenance(ctx); err != nil {
+		return nil, err
+	}
+	op := opID(in.SenderID, in.Key)
+	outID := derive(op.String(), "out")
+	hash := hashReq("transfer", strings.TrimSpace(strings.ToLower(in.To)), asset.Code, fmt.Sprint(amount), in.Memo)
+	var out *Activity
+	var opened []uuid.UUID
+	err = s.inTx(ctx, "transfer", func(tx *db.Tx) error {
+		replayID, replay, err := beginOp(ctx, tx, op, in.SenderID, "transfer", hash, outID.String())
+		if err != nil {
+			return err
+		}
+		if replay {
+			out, err = getActivity(ctx, tx, replayID)
+			return err
+		}
+		sender, err := loadPerson(ctx, tx, in.SenderID)
+		if err != nil {
+			return err
+		}
+		rcpt, err := findRecipient(ctx, tx, in.To)
+		if err != nil {
+			return err
+		}
+		m := movement{op: op, from: sender, to: rcpt, asset: asset.Code, amount: amount, memo: in.Memo,
+			code: TrP2P, outType: TypeTransferOut, inType: TypeTransferIn, category: CatTransfers,
+			sourceKind: "transfer", sourceID: op.String(), sessionID: in.SessionID}
+		out, opened, err = s.pay(ctx, tx, m)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.markKnown(opened...)
+	return out, nil
+}
+
+// movement is one user paying another: the shared core of transfers, paid requests and
+// checkout payments.
+type movement struct {
+	op               uuid.UUID
+	from, to         *person
+	asset            string
+	amount           int64
+	memo             string
+	code             int32
+	outType, inType  string
+	category         string // the payer's category (merchant category for payments)
+	inCategory       string // the payee's; defaults to category
+	sourceKind       string
+	sourceID         string
+	sessionID        string
+	fromName, toName string // shown instead of the masked email (merchant names)
+	skipNotify       bool
+}
+
+// pay runs the checks and the money movement of m inside tx, and records both sides'
+// activity. It returns the payer's record and the wallet accounts it opened (to mark
+// known after commit).
+func (s *Service) pay(ctx context.Context, tx *db.Tx, m movement) (*Activity, []uuid.UUID, error) {
+	if m.from.ID == m.to.ID {
+		return nil, nil, apperr.New(CodeCannotPaySelf)
+	}
+	// Restrictions are read in this transaction, so a freeze committed before it is seen
+	// and one committed after it is ordered after the payment.
+	if err := s.id.CanSend(ctx, tx, m.from.ID); err != nil {
+		return nil, nil, err
+	}
+	if err := s.canReceive(ctx, tx, m.to.ID); err != nil {
+		return nil, nil, err
+	}
+	if err := s.needStepUp(ctx, tx, m.sessionID, m.asset, m.amount); err != nil {
+		return nil, nil, err
+	}
+	if err := s.useLimit(ctx, tx, m.from.ID, FlowSend, m.asset, m.amount); err != nil {
+		return nil, nil, err
+	}
+	fromAcct, toAcct := walletAcct(m.from.ID, m.asset), walletAcct(m.to.ID, m.asset)
+	if err := s.ensureWallets(ctx, tx, fromAcct, toAcct); err != nil {
+		return nil, nil, err
+	}
+	if err := s.submit(ctx, tx, ledger.Transfer{ID: derive(m.op.String(), "transfer"), DebitAccountID: fromAcct.ID,
+		CreditAccountID: toAcct.ID, Amount: m.amount, Asset: m.asset, Code: m.code, Ref: m.sourceKind + ":" + m.sourceID}); err != nil {
+		return nil, nil, err
+	}
+	toName, fromName := m.toName, m.fromName
+	if toName == "" {
+		toName = m.to.display()
+	}
+	if fromName == "" {
+		fromName = m.from.display()
+	}
+	inCat := m.inCategory
+	if inCat == "" {
+		inCat = m.category
+	}
+	out, err := insertActivity(ctx, tx, newActivity{id: derive(m.op.String(), "out"), userID: m.from.ID, typ: m.outType, status: StatusCompleted,
+		direction: -1, asset: m.asset, amount: m.amount, category: m.category, counterpartyID: m.to.ID, cpty: toName, memo: m.memo,
+		sourceKind: m.sourceKind, sourceID: m.sourceID})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := insertActivity(ctx, tx, newActivity{id: derive(m.op.String(), "in"), userID: m.to.ID, typ: m.inType, status: StatusCompleted,
+		direction: 1, asset: m.asset, amount: m.amount, category: inCat, counterpartyID: m.from.ID, cpty: fromName, memo: m.memo,
+		sourceKind: m.sourceKind, sourceID: m.sourceID}); err != nil {
+		return nil, nil, err
+	}
+	if s.cfg.NotifyPaymentReceived && !m.skipNotify {
+		if err := s.mailPaymentReceived(ctx, tx, m.to, fromName, formatMinor(m.amount, m.asset), m.memo); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, []uuid.UUID{fromAcct.ID, toAcct.ID}, nil
+}
+
+// mail writes one email to the outbox in tx, in the recipient's language.
+func (s *Service) mail(ctx context.Context, tx *db.Tx, p *person, kind string, subject, body [2]string) error {
+	if p.Email == "" {
+		return nil
+	}
+	i := 0
+	lang := identity.LangEn
+	if strings.HasPrefix(strings.ToLower(p.Lang), "zh") {
+		i, lang = 1, identity.LangZh
+	}
+	_, err := notify.EnqueueEmail(ctx, tx, notify.Email{To: p.Email, Lang: lang, Subject: subject[i], Text: body[i], UserID: p.ID, Kind: kind})
+	if err != nil {
+		return fmt.Errorf("queue %s email: %w", kind, err)
+	}
+	return nil
+}
+
+func (s *Service) mailPaymentReceived(ctx context.Context, tx *db.Tx, to *person, from, amount, memo string) error {
+	en := fmt.Sprintf("You received %s from %s.", amount, from)
+	zh := fmt.Sprintf("您收到来自 %s 的 %s。", from, amount)
+	if memo != "" {
+		en += "\nNote: " + memo
+		zh += "\n备注：" + memo
+	}
+	en += "\n\nThe money is in your OKPay wallet now."
+	zh += "\n\n款项已存入您的 OKPay 钱包。"
+	return s.mail(ctx, tx, to, "payment_received", [2]string{"Payment received: " + amount, "收款到账：" + amount}, [2]string{en, zh})
+}

@@ -1,0 +1,288 @@
+package wallet
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"okpay/internal/apperr"
+	"okpay/internal/identity"
+)
+
+func TestTransfer(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		a, b := e.user("alice"), e.user("bob")
+		e.fund(a.ID, "CNY", 100_00)
+		in := TransferInput{SenderID: a.ID, Key: "k1", To: b.Email, Amount: "12.30", Asset: "CNY", Memo: "三月房租 rent"}
+		out, err := e.w.Transfer(e.ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Type != TypeTransferOut || out.Status != StatusCompleted || out.AmountMinor != 12_30 || out.Direction != -1 || out.RefNo == "" {
+			t.Fatalf("activity %+v", out)
+		}
+		if out.Counterparty == b.Email || out.Counterparty == "" {
+			t.Fatalf("counterparty not masked: %q", out.Counterparty)
+		}
+		if got := e.available(a.ID, "CNY"); got != 87_70 {
+			t.Fatalf("sender available %d", got)
+		}
+		if got := e.available(b.ID, "CNY"); got != 12_30 {
+			t.Fatalf("recipient available %d", got)
+		}
+		// Replay: same key, same fields → the same record, no second movement.
+		again, err := e.w.Transfer(e.ctx, in)
+		if err != nil || again.ID != out.ID || again.RefNo != out.RefNo {
+			t.Fatalf("replay: %v %+v", err, again)
+		}
+		if got := e.available(a.ID, "CNY"); got != 87_70 {
+			t.Fatalf("replay moved money: %d", got)
+		}
+		// Same key, different amount → conflict.
+		in2 := in
+		in2.Amount = "1.00"
+		_, err = e.w.Transfer(e.ctx, in2)
+		wantCode(t, err, apperr.CodeIdempotencyConflict)
+		// The recipient sees a transfer_in with the memo, and got an email.
+		page, err := e.w.ListActivity(e.ctx, b.ID, Filter{}, "", 10)
+		if err != nil || len(page.Items) != 1 || page.Items[0].Type != TypeTransferIn || page.Items[0].Memo != in.Memo {
+			t.Fatalf("recipient activity %v %+v", err, page)
+		}
+		var mails int
+		if err := e.d.R.QueryRow(`SELECT COUNT(*) FROM outbox WHERE kind = 'payment_received' AND recipient = $1`, b.Email).Scan(&mails); err != nil {
+			t.Fatal(err)
+		}
+		if mails != 1 {
+			t.Fatalf("payment_received mails: %d", mails)
+		}
+		// By account id and by verified phone.
+		if _, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: "k2", To: b.ID, Amount: "1", Asset: "CNY"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.d.W.Exec(`UPDATE users SET phone = '+8613800138000', phone_verified_at = 1 WHERE id = $1`, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: "k3", To: "138 0013 8000", Amount: "1", Asset: "CNY"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.available(b.ID, "CNY"); got != 14_30 {
+			t.Fatalf("recipient available %d", got)
+		}
+		e.reconcile()
+	})
+}
+
+func TestTransferFailures(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		a, b := e.user("alice"), e.user("bob")
+		e.fund(a.ID, "CNY", 50_00)
+		tr := func(to, amount, asset string) error {
+			_, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: e.key(), To: to, Amount: amount, Asset: asset})
+			return err
+		}
+		wantCode(t, tr(b.Email, "60", "CNY"), CodeInsufficientFunds)
+		wantCode(t, tr(b.Email, "0", "CNY"), apperr.CodeAmountInvalid)
+		wantCode(t, tr(b.Email, "1.234", "CNY"), apperr.CodeAmountInvalid)
+		wantCode(t, tr(b.Email, "-1", "CNY"), apperr.CodeAmountInvalid)
+		wantCode(t, tr(b.Email, "1", "EUR"), apperr.CodeCurrencyUnsupported)
+		wantCode(t, tr("nobody@example.com", "1", "CNY"), CodeRecipientNotFound)
+		wantCode(t, tr("+8613900000000", "1", "CNY"), CodeRecipientNotFound)
+		wantCode(t, tr("not a recipient", "1", "CNY"), apperr.CodeValidation)
+		wantCode(t, tr(a.Email, "1", "CNY"), CodeCannotPaySelf)
+		_, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: e.key(), To: b.Email, Amount: "1", Asset: "CNY", Memo: string(make([]rune, 141))})
+		wantCode(t, err, apperr.CodeValidation)
+		_, err = e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: "", To: b.Email, Amount: "1", Asset: "CNY"})
+		wantCode(t, err, apperr.CodeValidation)
+
+		// Unverified email cannot send.
+		u, err := e.id.CreateUser(e.ctx, identity.CreateUserInput{Email: "unverified@example.com", Password: testPassword, Role: identity.RoleCustomer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.fund(u.ID, "CNY", 10_00)
+		_, err = e.w.Transfer(e.ctx, TransferInput{SenderID: u.ID, Key: e.key(), To: b.Email, Amount: "1", Asset: "CNY"})
+		wantCode(t, err, identity.CodeEmailNotVerified)
+
+		// Recipient restricted from receiving.
+		admin := e.userRole("admin", identity.RoleAdmin)
+		r, err := e.id.Restrict(e.ctx, admin.ID, b.ID, identity.RestrictInput{Scopes: []identity.Scope{identity.ScopeReceive}, Reason: "review"}, identity.Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, tr(b.Email, "1", "CNY"), CodeRecipientCannotReceive)
+		if err := e.id.LiftRestriction(e.ctx, admin.ID, r.ID, "ok", identity.Client{}); err != nil {
+			t.Fatal(err)
+		}
+		// Sender restricted from sending.
+		r, err = e.id.Restrict(e.ctx, admin.ID, a.ID, identity.RestrictInput{Scopes: []identity.Scope{identity.ScopeSend}, Reason: "review"}, identity.Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, tr(b.Email, "1", "CNY"), identity.CodeSendingRestricted)
+		if err := e.id.LiftRestriction(e.ctx, admin.ID, r.ID, "ok", identity.Client{}); err != nil {
+			t.Fatal(err)
+		}
+		// Frozen sender.
+		if _, err := e.id.FreezeSelf(e.ctx, a.ID, identity.FreezeInput{Reason: "lost phone"}, identity.Client{}); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, tr(b.Email, "1", "CNY"), identity.CodeAccountFrozen)
+		// A frozen account still receives.
+		e.fund(b.ID, "CNY", 5_00)
+		if _, err := e.w.Transfer(e.ctx, TransferInput{SenderID: b.ID, Key: e.key(), To: a.Email, Amount: "1", Asset: "CNY"}); err != nil {
+			t.Fatal(err)
+		}
+		// Maintenance hook.
+		e.w.cfg.MaintenanceCheck = func(context.Context) error { return apperr.New(apperr.CodeMaintenance) }
+		_, err = e.w.Transfer(e.ctx, TransferInput{SenderID: b.ID, Key: e.key(), To: a.Email, Amount: "1", Asset: "CNY"})
+		wantCode(t, err, apperr.CodeMaintenance)
+		e.w.cfg.MaintenanceCheck = nil
+		if got := e.available(a.ID, "CNY"); got != 51_00 {
+			t.Fatalf("a available %d", got)
+		}
+		e.reconcile()
+	})
+}
+
+func TestLimitsAndStepUp(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		a, b := e.user("alice"), e.user("bob")
+		e.fund(a.ID, "CNY", 10_000_00)
+		// Level 0: 1,000.00 CNY a day.
+		if _, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: e.key(), To: b.Email, Amount: "900", Asset: "CNY"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: e.key(), To: b.Email, Amount: "200", Asset: "CNY"})
+		wantCode(t, err, CodeLimitExceeded)
+		ae, _ := apperr.As(err)
+		if ae.Params["remaining"] != "100.00 CNY" || ae.Params["period"] != "daily" {
+			t.Fatalf("params %v", ae.Params)
+		}
+		if msg := ae.Fix("en"); msg == "" {
+			t.Fatal("no fix")
+		}
+		daily, monthly, err := e.w.LimitsUsed(e.ctx, a.ID, "CNY")
+		if err != nil || daily != 900_00 || monthly != 900_00 {
+			t.Fatalf("used %d %d %v", daily, monthly, err)
+		}
+		// The next day the daily limit resets; the monthly one (5,000) still counts.
+		e.clock.Advance(24 * time.Hour)
+		if _, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: e.key(), To: b.Email, Amount: "200", Asset: "CNY"}); err != nil {
+			t.Fatal(err)
+		}
+		// Other assets count at the configured rate: 200 USD = 1,440 CNY > 800 left today.
+		e.fund(a.ID, "USD", 1000_00)
+		_, err = e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: e.key(), To: b.Email, Amount: "200", Asset: "USD"})
+		wantCode(t, err, CodeLimitExceeded)
+
+		// Step-up above 5,000 CNY (needs a higher level first).
+		_, err = e.d.W.Exec(`UPDATE users SET level = 2 WHERE id = $1`, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: e.key(), To: b.Email, Amount: "5000", Asset: "CNY"})
+		wantCode(t, err, identity.CodeStepUpRequired)
+		sess := e.signIn(a)
+		if _, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, SessionID: sess, Key: e.key(), To: b.Email, Amount: "5000", Asset: "CNY"}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(10 * time.Minute)
+		_, err = e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, SessionID: sess, Key: e.key(), To: b.Email, Amount: "5000", Asset: "CNY"})
+		wantCode(t, err, identity.CodeStepUpRequired)
+		e.reconcile()
+	})
+}
+
+// 50 concurrent transfers of 10 from a wallet of 100: exactly 10 succeed, and 50 more
+// concurrent transfers racing a limit never exceed it together.
+func TestConcurrentDoubleSpend(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		a, b := e.user("alice"), e.user("bob")
+		e.fund(a.ID, "CNY", 100_00)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok, insufficient := 0, 0
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: "ds-" + string(rune('A'+i)), To: b.Email, Amount: "10", Asset: "CNY"})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case apperr.HasCode(err, CodeInsufficientFunds):
+					insufficient++
+				default:
+					t.Errorf("transfer: %v", err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		if ok != 10 || insufficient != 40 {
+			t.Fatalf("ok %d insufficient %d", ok, insufficient)
+		}
+		if got := e.available(a.ID, "CNY"); got != 0 {
+			t.Fatalf("left %d", got)
+		}
+		// Limits under concurrency: c has plenty of money, 1,000 a day; 50 × 30 = 1,500.
+		c := e.user("carol")
+		e.fund(c.ID, "CNY", 5000_00)
+		ok = 0
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, err := e.w.Transfer(e.ctx, TransferInput{SenderID: c.ID, Key: "lim-" + string(rune('A'+i)), To: b.Email, Amount: "30", Asset: "CNY"})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case apperr.HasCode(err, CodeLimitExceeded):
+				default:
+					t.Errorf("transfer: %v", err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		if ok != 33 {
+			t.Fatalf("limit let %d through (want 33 = floor(1000/30))", ok)
+		}
+		e.reconcile()
+	})
+}
+
+// The same key sent many times at once moves money once.
+func TestConcurrentRetries(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		a, b := e.user("alice"), e.user("bob")
+		e.fund(a.ID, "CNY", 100_00)
+		var wg sync.WaitGroup
+		ids := make([]string, 8)
+		errs := make([]error, 8)
+		for i := range ids {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				out, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: "same", To: b.Email, Amount: "10", Asset: "CNY"})
+				errs[i] = err
+				if err == nil {
+					ids[i] = out.ID
+				}
+			}(i)
+		}
+		wg.Wait()
+		for i := range ids {
+			if errs[i] != nil || ids[i] != ids[0] {
+				t.Fatalf("retry %d: %v %s vs %s", i, errs[i], ids[i], ids[0])
+			}
+		}
+		if got := e.available(a.ID, "CNY"); got != 90_00 {
+			t.Fatalf("moved %d", 100_00-got)
+		}
+		e.reconcile()
+	})
+}
