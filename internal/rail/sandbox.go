@@ -95,8 +95,10 @@ func (c SandboxConfig) validate() error {
 		if !ok || a.Kind != money.Crypto {
 			return fmt.Errorf("chain %s: not a registered crypto asset", code)
 		}
-		if ch.Confirmations < 1 || ch.Confirmations > MaxConfirmations || ch.Interval <= 0 {
-			return fmt.Errorf("chain %s: confirmations must be 1..%d and interval positive", code, MaxConfirmations)
+		// Intervals under a second would let one poll emit a burst of confirmations; they
+		// are also below the microsecond-free range the schedule arithmetic relies on.
+		if ch.Confirmations < 1 || ch.Confirmations > MaxConfirmations || ch.Interval < time.Second {
+			return fmt.Errorf("chain %s: confirmations must be 1..%d and interval at least 1s", code, MaxConfirmations)
 		}
 		switch ch.AddressFormat {
 		case FormatTRON, FormatBech32Test, FormatBech32Main:
@@ -125,6 +127,7 @@ type Sandbox struct {
 var _ Rail = (*Sandbox)(nil)
 
 // NewSandbox returns the sandbox rail over an open, migrated database.
+// Errors: a description of the first invalid config field (a start-up mistake, no code).
 func NewSandbox(d *db.DB, cfg SandboxConfig) (*Sandbox, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("rail: sandbox config: %w", err)
@@ -275,6 +278,9 @@ func loadOp(ctx context.Context, q interface {
 		return o, false, nil
 	}
 	if err != nil {
+		return o, false, fmt.Errorf("read rail operation: %w", err)
+	}
+	if err := o.check(); err != nil {
 		return o, false, fmt.Errorf("read rail operation: %w", err)
 	}
 	return o, true, nil

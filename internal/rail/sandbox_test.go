@@ -95,6 +95,7 @@ func verifyCode(t *testing.T, s *Sandbox, token string) string {
 
 // Every documented test card does what the table says, for verification, top-up and payout.
 func TestEveryTestCard(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -171,6 +172,7 @@ func TestEveryTestCard(t *testing.T) {
 }
 
 func TestUnknownCardBehavesLikeSuccess(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -181,6 +183,7 @@ func TestUnknownCardBehavesLikeSuccess(t *testing.T) {
 }
 
 func TestOTPFlow(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -245,6 +248,7 @@ func TestOTPFlow(t *testing.T) {
 }
 
 func TestSlowSettlementAndAuthorizationExpiry(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -291,6 +295,7 @@ func TestSlowSettlementAndAuthorizationExpiry(t *testing.T) {
 }
 
 func TestVerification(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -366,6 +371,7 @@ func TestVerification(t *testing.T) {
 }
 
 func TestPayouts(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -443,6 +449,7 @@ var (
 )
 
 func TestDepositAddresses(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -496,6 +503,7 @@ func TestAddressEncodings(t *testing.T) {
 }
 
 func TestDepositConfirmations(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -560,6 +568,7 @@ func TestDepositConfirmations(t *testing.T) {
 }
 
 func TestIdempotentByReference(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -617,6 +626,7 @@ func TestIdempotentByReference(t *testing.T) {
 // The feed is gapless and ordered even with writers and pollers racing (PostgreSQL runs
 // them truly in parallel).
 func TestUpdatesFeedUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -691,6 +701,7 @@ func TestUpdatesFeedUnderConcurrency(t *testing.T) {
 // A restart mid-flight (new connection pool, new Sandbox, same database) loses nothing:
 // the operations complete on schedule and the feed continues where it was.
 func TestRestartMidFlight(t *testing.T) {
+	t.Parallel()
 	for _, engine := range []db.Engine{db.SQLite, db.Postgres} {
 		t.Run(string(engine), func(t *testing.T) {
 			ctx := context.Background()
@@ -765,6 +776,7 @@ var digitRun = regexp.MustCompile(`[0-9]+`)
 // Neither a full card number nor a CVV is anywhere in the rail's tables, whatever was done
 // with the cards.
 func TestDatabaseNeverHoldsNumberOrCVV(t *testing.T) {
+	t.Parallel()
 	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		s := newSandbox(t, d)
@@ -865,4 +877,30 @@ func TestDatabaseNeverHoldsNumberOrCVV(t *testing.T) {
 			t.Fatalf("only %d cells scanned", cells)
 		}
 	})
+}
+
+func TestSandboxConfigValidated(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite, nil)
+	for name, mutate := range map[string]func(*SandboxConfig){
+		"short key":    func(c *SandboxConfig) { c.AddressKey = []byte("short") },
+		"zero delay":   func(c *SandboxConfig) { c.SettleDelay = 0 },
+		"payout order": func(c *SandboxConfig) { c.PayoutDelay = c.PayoutProcessingAfter },
+		"fiat chain": func(c *SandboxConfig) {
+			c.Chains["CNY"] = Chain{AddressFormat: FormatTRON, Confirmations: 1, Interval: time.Minute}
+		},
+		"no confirmations": func(c *SandboxConfig) {
+			c.Chains["BTC"] = Chain{AddressFormat: FormatBech32Test, Interval: time.Minute}
+		},
+		"fast blocks": func(c *SandboxConfig) { c.Chains["BTC"] = Chain{AddressFormat: FormatBech32Test, Confirmations: 1} },
+		"bad format": func(c *SandboxConfig) {
+			c.Chains["BTC"] = Chain{AddressFormat: "base64", Confirmations: 1, Interval: time.Minute}
+		},
+	} {
+		cfg := DefaultSandboxConfig()
+		cfg.AddressKey = testKey
+		mutate(&cfg)
+		if _, err := NewSandbox(d, cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }
