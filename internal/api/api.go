@@ -24,6 +24,8 @@ type Deps struct {
 	Help *help.Service
 	// Accounts serves sign-in, /me and the agent endpoints; nil leaves them out.
 	Accounts *Accounts
+	// Support serves notices, the inbox and chat history; nil leaves them out.
+	Support *SupportLive
 	// Tickets serves /contact, tickets and the agents' ticket queue; nil leaves them out.
 	Tickets *tickets.Service
 }
@@ -45,6 +47,9 @@ func New(deps Deps) *API {
 		a.authRoutes()
 		a.accountRoutes()
 		a.agentRoutes()
+	}
+	if deps.Support != nil {
+		a.supportLiveRoutes()
 	}
 	if deps.Tickets != nil {
 		a.contactRoutes()

@@ -46,6 +46,8 @@ type App struct {
 	Outbox *notify.Worker
 	// Identity is accounts, sign-in, sessions and restrictions.
 	Identity *identity.Service
+	// Support is live chat, announcements (and MoneyAllowed) and the inbox.
+	Support *SupportLive
 
 	handler  http.Handler
 	srv      *http.Server
@@ -135,10 +137,15 @@ func (a *App) build() error {
 	a.Identity = idsvc
 	docs := NewDocumentStore(a.Cfg.DataDir)
 	helpCenter := help.New(a.DB, help.Config{Log: a.Log})
-	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock, Help: helpCenter,
+	// Tickets: pass the tickets service once it is built here; until then messages left
+	// outside chat hours are kept as chats for agents.
+	if a.Support, err = a.buildSupportLive(nil); err != nil {
+		return err
+	}
+	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock, Help: helpCenter, Support: a.Support.api(),
 		Accounts: &api.Accounts{Service: idsvc, Documents: docs,
 			Idempotency: &api.Idempotency{DB: a.DB, Lock: 30 * time.Second, Keep: 24 * time.Hour}}})
-	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Help: helpCenter,
+	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Help: helpCenter, Support: a.Support.web(),
 		Mailbox: func(ctx context.Context, to string, limit int) ([]notify.Mail, error) {
 			return notify.ListMail(ctx, a.DB, to, limit)
 		},

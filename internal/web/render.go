@@ -29,6 +29,9 @@ type View struct {
 
 	text map[string]string
 	log  *slog.Logger
+	// ui and req let layout helpers (Banners, InboxUnread, ChatWidget) read live state.
+	ui  *UI
+	req *http.Request
 }
 
 // T returns the translation of key in the request's language, with {name} placeholders
@@ -94,6 +97,8 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page str
 		Data:      data,
 		text:      b.text[lang],
 		log:       u.log,
+		ui:        u,
+		req:       r,
 	}
 	// Pages show the browser's own sign-in; an API key is not a signed-in person.
 	if p := authn.From(r.Context()); p != nil && p.Session != nil {

@@ -47,6 +47,8 @@ type Config struct {
 	Help *help.Service
 	// Accounts serves sign-in, account and security pages; nil leaves them out.
 	Accounts *Accounts
+	// Support serves live chat, announcements and the inbox; nil leaves them out.
+	Support *SupportLive
 }
 
 // UI serves the web pages. Create it with New.
@@ -120,6 +122,8 @@ type Announcement struct {
 	Title string
 	Body  string
 	At    time.Time
+	Kind  string    // info, maintenance, incident
+	Ends  time.Time // when it stops being shown
 }
 
 type statusPage struct {
@@ -133,7 +137,7 @@ type statusPage struct {
 const readyTimeout = 2 * time.Second
 
 func (u *UI) status(w http.ResponseWriter, r *http.Request) {
-	p := statusPage{Operational: true, ServerTime: time.Now()}
+	p := statusPage{Operational: true, ServerTime: time.Now(), Announcements: u.statusAnnouncements(r, httpx.Lang(r.Context()))}
 	if u.cfg.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		err := u.cfg.Ready(ctx)

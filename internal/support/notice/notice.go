@@ -130,6 +130,10 @@ type Service struct {
 	windows  []Notice  // maintenance windows ending after loadedAt (by the db clock)
 	loadedAt time.Time // wall time of the load, for the cache's age
 	loaded   bool
+
+	banner       []Notice
+	bannerAt     time.Time
+	bannerLoaded bool
 }
 
 // New returns the service.
@@ -350,8 +354,28 @@ func (s *Service) List(ctx context.Context, a Actor, limit int) ([]Notice, error
 
 func (s *Service) invalidate() {
 	s.mu.Lock()
-	s.loaded = false
+	s.loaded, s.bannerLoaded = false, false
 	s.mu.Unlock()
+}
+
+// Banner is Active cached like the maintenance windows: every page shows it, so it must
+// not cost a query per page view. Errors: internal only.
+func (s *Service) Banner(ctx context.Context) ([]Notice, error) {
+	s.mu.Lock()
+	if s.bannerLoaded && time.Since(s.bannerAt) < cacheTTL {
+		b := s.banner
+		s.mu.Unlock()
+		return b, nil
+	}
+	s.mu.Unlock()
+	b, err := s.Active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.banner, s.bannerAt, s.bannerLoaded = b, time.Now(), true
+	s.mu.Unlock()
+	return b, nil
 }
 
 // windowsNow returns the cached maintenance windows that had not ended at load time,
