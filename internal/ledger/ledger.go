@@ -128,6 +128,8 @@ type Ledger struct {
 
 	// unmerged counts transfers written by this committer since the last merge (SQLite).
 	unmerged int
+	// cache holds accounts as last committed (SQLite only; nil on PostgreSQL).
+	cache *accountCache
 
 	stats Stats
 }
@@ -163,7 +165,12 @@ func New(d *db.DB, opts Options) (*Ledger, error) {
 		return nil, errors.New("ledger: nil database")
 	}
 	opts.defaults()
+	var cache *accountCache
+	if d.Engine == db.SQLite {
+		cache = newAccountCache()
+	}
 	return &Ledger{
+		cache:    cache,
 		d:        d,
 		opts:     opts,
 		st:       newStore(d),
@@ -283,7 +290,10 @@ func (l *Ledger) SubmitTx(ctx context.Context, tx *db.Tx, transfers []Transfer) 
 		return nil, ErrTooLarge
 	}
 	results := make([]Result, len(transfers))
-	b, err := l.decide(ctx, tx, []*call{{transfers: transfers, results: results}})
+	if l.cache != nil {
+		l.cache.invalidate()
+	}
+	b, err := l.decide(ctx, tx, []*call{{transfers: transfers, results: results}}, decideOpts{checkExisting: true})
 	if err != nil {
 		return nil, err
 	}
@@ -351,14 +361,29 @@ func (l *Ledger) commit(calls []*call, n int) {
 	var err error
 	for attempt := 0; attempt < maxBatchAttempts; attempt++ {
 		var b *batch
+		var gen uint64
+		// On SQLite the first attempt does not look up the batch's ids: the unique index
+		// refuses a duplicate anyway, and duplicates are rare (retries), so paying one
+		// failed attempt for them is cheaper than an index probe per transfer.
+		opts := decideOpts{checkExisting: l.st.pg || attempt > 0, useCache: l.cache != nil}
 		err = l.d.InTx(ctx, func(tx *db.Tx) error {
 			var err error
-			b, err = l.decide(ctx, tx, calls)
+			if opts.useCache {
+				if gen, err = l.cache.begin(ctx, tx); err != nil {
+					return err
+				}
+			}
+			b, err = l.decide(ctx, tx, calls, opts)
 			if err != nil {
 				return err
 			}
 			return l.st.write(ctx, tx, b)
 		})
+		if err == nil && opts.useCache {
+			l.cache.end(gen, b.accounts)
+		} else if l.cache != nil {
+			l.cache.invalidate()
+		}
 		if err == nil {
 			l.unmerged += len(b.inserts)
 			l.stats.mu.Lock()
@@ -392,7 +417,15 @@ func (l *Ledger) commit(calls []*call, n int) {
 }
 
 // decide loads what the calls touch and applies them in memory, filling their results.
-func (l *Ledger) decide(ctx context.Context, tx *db.Tx, calls []*call) (*batch, error) {
+type decideOpts struct {
+	// checkExisting looks up the batch's transfer ids; without it duplicates of stored
+	// transfers are left to the unique index (and a retry with the check).
+	checkExisting bool
+	// useCache takes accounts from the committer's cache (SQLite).
+	useCache bool
+}
+
+func (l *Ledger) decide(ctx context.Context, tx *db.Tx, calls []*call, opts decideOpts) (*batch, error) {
 	b := newBatch(tx.NowMicros())
 	var tIDs, pIDs []uuid.UUID
 	acctSet := map[uuid.UUID]struct{}{}
@@ -427,6 +460,9 @@ func (l *Ledger) decide(ctx context.Context, tx *db.Tx, calls []*call) (*batch, 
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return lessID(ids[i], ids[j]) })
+	if opts.useCache {
+		ids = l.cache.get(ids, b.accounts)
+	}
 	if err := l.st.loadAccounts(ctx, tx, ids, b.accounts); err != nil {
 		return nil, err
 	}
@@ -438,8 +474,10 @@ func (l *Ledger) decide(ctx context.Context, tx *db.Tx, calls []*call) (*batch, 
 			return nil, err
 		}
 	}
-	if err := l.st.loadTransfers(ctx, tx, dedupe(tIDs), b.existing); err != nil {
-		return nil, err
+	if opts.checkExisting {
+		if err := l.st.loadTransfers(ctx, tx, dedupe(tIDs), b.existing); err != nil {
+			return nil, err
+		}
 	}
 	for _, c := range calls {
 		b.applyCall(c.transfers, c.results)

@@ -42,6 +42,12 @@ func (l *Ledger) CreateAccountsTx(ctx context.Context, tx *db.Tx, accounts []Acc
 	}
 	res := make([]Result, len(accounts))
 	now := tx.NowMicros()
+	if l.cache != nil {
+		// Accounts are only inserted here, never changed, but a rolled-back insert must
+		// not have been seen as cached; keeping the rule "every other writer bumps the
+		// generation" keeps the cache's proof simple.
+		l.cache.invalidate()
+	}
 	for i := range accounts {
 		a := &accounts[i]
 		switch {

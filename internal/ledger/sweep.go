@@ -108,6 +108,10 @@ func (l *Ledger) runSweep(c *call) {
 		}
 		return l.st.write(ctx, tx, b)
 	})
+	if l.cache != nil && (err != nil || c.swept > 0) {
+		// The sweep changed accounts without the cache.
+		l.cache.invalidate()
+	}
 	if err != nil {
 		c.err = fmt.Errorf("ledger: sweep: %w", err)
 		c.swept = 0

@@ -11,7 +11,10 @@ CREATE TABLE ledger_accounts (
 	credits_pending BIGINT NOT NULL,
 	credits_posted BIGINT NOT NULL,
 	created_at BIGINT NOT NULL
-);
+) WITH (fillfactor = 50);
+-- fillfactor 50: every batch rewrites its accounts' rows; room on the page keeps those
+-- updates HOT (no new index entries, dead versions pruned in place), without which the
+-- primary key bloats and each lookup visits many dead versions (measured 40 µs/probe).
 CREATE INDEX ledger_accounts_owner ON ledger_accounts (owner, id);
 
 -- Several nodes commit concurrently on PostgreSQL, so there is no commit-ordered seq here;
@@ -40,7 +43,7 @@ CREATE TABLE ledger_pending (
 	state SMALLINT NOT NULL,
 	resolved_by BYTEA,
 	resolved_at BIGINT NOT NULL
-);
+) WITH (fillfactor = 80);
 CREATE INDEX ledger_pending_expiry ON ledger_pending (expires_at) WHERE state = 0 AND expires_at > 0;
 
 CREATE TABLE ledger_history (
