@@ -13,6 +13,7 @@ import (
 	"okpay/internal/apperr"
 	"okpay/internal/authn"
 	"okpay/internal/httpx"
+	"okpay/internal/support/help"
 	"okpay/internal/identity"
 )
 
@@ -122,6 +123,9 @@ type ErrorPage struct {
 	Code    string
 	Message string
 	Fix     string
+	// Article is the help-center slug that explains this code ("" when none does), so
+	// every error page links to the longer answer.
+	Article string
 }
 
 // RenderError writes the HTML error page for err in the request's language: its code,
@@ -141,6 +145,9 @@ func (u *UI) RenderError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", e.Params["retry_after"])
 	}
 	page := ErrorPage{Code: e.Code, Message: e.Message(lang), Fix: e.Fix(lang)}
+	if slug, ok := help.ArticleForCode(e.Code); ok {
+		page.Article = slug
+	}
 	if rerr := u.render(w, r, e.Status(), "error", page); rerr != nil {
 		// The error page itself failed: say the minimum, still with the id to quote.
 		u.log.Error("web: error page failed", "request_id", id, "err", rerr.Error())
