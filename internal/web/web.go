@@ -26,6 +26,7 @@ import (
 	"okpay/internal/httpx"
 	"okpay/internal/notify"
 	"okpay/internal/support/help"
+	"okpay/internal/support/tickets"
 )
 
 // Config is what the UI needs from the server.
@@ -47,6 +48,9 @@ type Config struct {
 	Help *help.Service
 	// Accounts serves sign-in, account and security pages; nil leaves them out.
 	Accounts *Accounts
+	// Tickets serves /contact, the ticket pages and the agents' ticket pages; nil leaves
+	// them out.
+	Tickets *tickets.Service
 	// Support serves live chat, announcements and the inbox; nil leaves them out.
 	Support *SupportLive
 }
