@@ -204,3 +204,15 @@ func (s *DocumentStore) Open(ref string) (io.ReadCloser, error) {
 	}
 	return f, nil
 }
+
+// kickOutbox wakes the outbox worker after every request that may have queued mail (any
+// method but GET and HEAD), so a verification code arrives in seconds rather than at the
+// worker's next poll. Kick never blocks.
+func (a *App) kickOutbox(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && a.Outbox != nil {
+			a.Outbox.Kick()
+		}
+	})
+}

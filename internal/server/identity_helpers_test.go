@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -243,4 +244,23 @@ func oathtool(t *testing.T, secret string, at time.Time) string {
 
 func listMail(app *server.App, to string) ([]notify.Mail, error) {
 	return notify.ListMail(context.Background(), app.DB, to, 50)
+}
+
+func base64Reader(r io.Reader) io.Reader {
+	return base64.NewDecoder(base64.StdEncoding, &stripNewlines{r: r})
+}
+
+// stripNewlines drops CR and LF so base64 bodies broken into lines decode.
+type stripNewlines struct{ r io.Reader }
+
+func (s *stripNewlines) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	j := 0
+	for _, b := range p[:n] {
+		if b != '\r' && b != '\n' {
+			p[j] = b
+			j++
+		}
+	}
+	return j, err
 }

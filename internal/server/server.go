@@ -179,7 +179,7 @@ func (a *App) build() error {
 		}
 		a.UI.RenderError(w, r, err)
 	}))
-	a.handler = httpx.Base(cop.Handler(authn.Middleware(idsvc, mux)), a.Log, a.observe)
+	a.handler = httpx.Base(cop.Handler(authn.Middleware(idsvc, a.kickOutbox(mux))), a.Log, a.observe)
 	return nil
 }
 
