@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"okpay/internal/apperr"
+	"okpay/internal/db"
 	"okpay/internal/identity"
 )
 
@@ -215,4 +216,37 @@ func (a *App) kickOutbox(h http.Handler) http.Handler {
 			a.Outbox.Kick()
 		}
 	})
+}
+
+// OpenIdentity opens and migrates the configured database and builds the identity service
+// over it, for operator commands (okpay admin …) that run without a server. The caller
+// closes the database.
+func OpenIdentity(ctx context.Context, cfg Config) (*identity.Service, *db.DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	d, err := db.Open(ctx, db.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: 2})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, nil, fmt.Errorf("migrate: %w", err)
+	}
+	key, err := loadSecretKey(cfg)
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	icfg := identity.DefaultConfig()
+	icfg.SecretKey, icfg.BaseURL = key, publicURL(cfg)
+	if identityTuning != nil {
+		identityTuning(&icfg)
+	}
+	svc, err := identity.New(d, icfg)
+	if err != nil {
+		d.Close()
+		return nil, nil, fmt.Errorf("identity: %w", err)
+	}
+	return svc, d, nil
 }
