@@ -24,6 +24,9 @@ type Config struct {
 	TLSCert         string
 	TLSKey          string
 	SMTPURL         string
+	SMTPInbound     string
+	SupportEmail    string
+	SupportHours    string
 	SecretKey       string
 	ShutdownTimeout time.Duration
 	MaxConns        int
@@ -38,6 +41,7 @@ func Defaults() Config {
 		LogFormat:       "text",
 		ShutdownTimeout: 20 * time.Second,
 		MaxConns:        32,
+		SupportEmail:    "support@okpay.example",
 	}
 }
 
@@ -61,6 +65,9 @@ func (c *Config) options() []option {
 		{flag: "tls-cert", env: "OKPAY_TLS_CERT", help: "TLS certificate file (PEM); serve HTTPS when set with --tls-key", str: &c.TLSCert},
 		{flag: "tls-key", env: "OKPAY_TLS_KEY", help: "TLS private key file (PEM)", str: &c.TLSKey},
 		{flag: "smtp", env: "OKPAY_SMTP_URL", help: "smtp://user:pass@host:port?from=… for outgoing mail; empty keeps mail in the dev mailbox", str: &c.SMTPURL},
+		{flag: "smtp-inbound", env: "OKPAY_SMTP_INBOUND", help: "host:port for the inbound SMTP listener that turns mail to --support-email into tickets; empty: off", str: &c.SMTPInbound},
+		{flag: "support-email", env: "OKPAY_SUPPORT_EMAIL", help: "the support mailbox: the only recipient --smtp-inbound accepts, shown on the contact page", str: &c.SupportEmail},
+		{flag: "support-hours", env: "OKPAY_SUPPORT_HOURS", help: "JSON file with service hours, holidays, contact numbers and response targets; empty: built-in OKPay hours", str: &c.SupportHours},
 		{flag: "secret-key", env: "OKPAY_SECRET_KEY", help: "64 hex chars encrypting secrets at rest; empty uses a key file created 0600 in the data folder", str: &c.SecretKey},
 		{flag: "shutdown-timeout", env: "OKPAY_SHUTDOWN_TIMEOUT", help: "how long shutdown waits for in-flight requests", dur: &c.ShutdownTimeout},
 		{flag: "max-conns", env: "OKPAY_MAX_CONNS", help: "database connection pool size", n: &c.MaxConns},
@@ -143,6 +150,7 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, "--shutdown-timeout must be positive")
 	}
+	errs = append(errs, validSupportConfig(c)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %s", strings.Join(errs, "; "))
 	}

@@ -24,6 +24,7 @@ import (
 	"okpay/internal/metrics"
 	"okpay/internal/notify"
 	"okpay/internal/support/help"
+	"okpay/internal/support/tickets"
 	"okpay/internal/web"
 )
 
@@ -48,6 +49,8 @@ type App struct {
 	Identity *identity.Service
 	// Support is live chat, announcements (and MoneyAllowed) and the inbox.
 	Support *SupportLive
+	// Tickets is the support desk: tickets, service hours, inbound mail.
+	Tickets *tickets.Service
 
 	handler  http.Handler
 	srv      *http.Server
@@ -137,15 +140,16 @@ func (a *App) build() error {
 	a.Identity = idsvc
 	docs := NewDocumentStore(a.Cfg.DataDir)
 	helpCenter := help.New(a.DB, help.Config{Log: a.Log})
-	// Tickets: pass the tickets service once it is built here; until then messages left
-	// outside chat hours are kept as chats for agents.
-	if a.Support, err = a.buildSupportLive(nil); err != nil {
+	if a.Tickets, err = a.buildSupportDesk(); err != nil {
 		return err
 	}
-	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock, Help: helpCenter, Support: a.Support.api(),
+	if a.Support, err = a.buildSupportLive(a.Tickets); err != nil {
+		return err
+	}
+	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock, Help: helpCenter, Support: a.Support.api(), Tickets: a.Tickets,
 		Accounts: &api.Accounts{Service: idsvc, Documents: docs,
 			Idempotency: &api.Idempotency{DB: a.DB, Lock: 30 * time.Second, Keep: 24 * time.Hour}}})
-	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Help: helpCenter, Support: a.Support.web(),
+	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Help: helpCenter, Support: a.Support.web(), Tickets: a.Tickets,
 		Mailbox: func(ctx context.Context, to string, limit int) ([]notify.Mail, error) {
 			return notify.ListMail(ctx, a.DB, to, limit)
 		},
