@@ -120,14 +120,16 @@ func (a *API) ticketRoutes() {
 			h(w, r, p)
 		})
 	}
-	mut := func(h func(http.ResponseWriter, *http.Request, *authn.Principal)) http.HandlerFunc { return a.idemOpt(staff(h)) }
+	mut := func(h func(http.ResponseWriter, *http.Request, *authn.Principal)) http.HandlerFunc {
+		return a.idemOpt(staff(h))
+	}
 	fileErrs := []string{tickets.CodeAttachmentType, tickets.CodeAttachmentTooLarge, tickets.CodeTooManyAttachments, tickets.CodeAttachmentEmpty, apperr.CodeBodyTooLarge}
 	denied := []string{apperr.CodeUnauthenticated, apperr.CodeForbidden}
 
 	rt.Handle(Route{Method: "GET", Path: "/tickets", ID: "listTickets", Tag: "support", Auth: "either",
 		Summary: "My tickets, newest first", Response: tickets.Page{},
-		Query:   map[string]string{"cursor": "from the previous page's next", "limit": "1–100, default 20"},
-		Errors:  []string{apperr.CodeUnauthenticated, apperr.CodeValidation},
+		Query:  map[string]string{"cursor": "from the previous page's next", "limit": "1–100, default 20"},
+		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeValidation},
 		Handler: a.read(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 			page, err := svc.List(r.Context(), actorOf(r, p), r.URL.Query().Get("cursor"), limit)
@@ -136,7 +138,7 @@ func (a *API) ticketRoutes() {
 	rt.Handle(Route{Method: "POST", Path: "/tickets", ID: "createTicket", Tag: "support", Auth: "session", Status: http.StatusCreated,
 		Summary: "Open a ticket (JSON, or multipart/form-data with the same fields and up to 5 \"attachments\" files)",
 		Request: CreateTicketRequest{}, Response: tickets.Ticket{},
-		Errors:  append([]string{apperr.CodeUnauthenticated, apperr.CodeValidation, apperr.CodeInvalidJSON}, fileErrs...),
+		Errors: append([]string{apperr.CodeUnauthenticated, apperr.CodeValidation, apperr.CodeInvalidJSON}, fileErrs...),
 		Handler: jsonOrForm(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			in := tickets.OpenInput{CustomerID: p.User.ID, Via: tickets.ViaAPI}
 			if isMultipart(r) {
@@ -185,7 +187,7 @@ func (a *API) ticketRoutes() {
 	rt.Handle(Route{Method: "POST", Path: "/tickets/{number}/messages", ID: "addTicketMessage", Tag: "support", Auth: "session", Status: http.StatusCreated,
 		Summary: "Add a message to my ticket (JSON, or multipart/form-data with body and up to 5 \"attachments\"); reopens a waiting or resolved ticket",
 		Request: TicketMessageRequest{}, Response: tickets.Message{},
-		Errors:  append([]string{apperr.CodeUnauthenticated, apperr.CodeNotFound, apperr.CodeValidation, tickets.CodeTicketClosed, tickets.CodeThreadFull}, fileErrs...),
+		Errors: append([]string{apperr.CodeUnauthenticated, apperr.CodeNotFound, apperr.CodeValidation, tickets.CodeTicketClosed, tickets.CodeThreadFull}, fileErrs...),
 		Handler: jsonOrForm(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			in := tickets.ReplyInput{Via: tickets.ViaAPI}
 			if isMultipart(r) {
@@ -225,7 +227,7 @@ func (a *API) ticketRoutes() {
 	rt.Handle(Route{Method: "POST", Path: "/agent/tickets/{number}/reply", ID: "agentReplyTicket", Tag: "agent", Auth: "session", Status: http.StatusCreated,
 		Summary: "Answer the customer (sent by email too); JSON, or multipart/form-data with body, status and \"attachments\"",
 		Request: AgentReplyRequest{}, Response: tickets.Message{},
-		Errors:  append(append(denied, apperr.CodeNotFound, apperr.CodeValidation, tickets.CodeTicketClosed, tickets.CodeStatusChange), fileErrs...),
+		Errors: append(append(denied, apperr.CodeNotFound, apperr.CodeValidation, tickets.CodeTicketClosed, tickets.CodeStatusChange), fileErrs...),
 		Handler: func(w http.ResponseWriter, r *http.Request) {
 			h := func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 				in := tickets.ReplyInput{Via: tickets.ViaAPI}
