@@ -17,7 +17,7 @@ var (
 // base is a healthy account: verified, nothing restricted, history readable.
 func base() *Snapshot {
 	return &Snapshot{Now: testNow, Loc: testLoc, UserID: "u1", Email: "ann@example.com", EmailVerified: true, Level: 1,
-		Known: Known{Activity: true, Balances: true, Limits: true, Cards: true},
+		Known:    Known{Activity: true, Balances: true, Limits: true, Cards: true},
 		Balances: []Balance{{Asset: "CNY", AvailableMinor: 10000, Available: "100.00"}}}
 }
 
@@ -90,7 +90,9 @@ func TestRules(t *testing.T) {
 			"payment.no_balance", ActionTopUp, false, false, "0.00"},
 		{"history unreadable is honest", ProblemPayment, with(func(s *Snapshot) { s.Known = Known{} }), "payment.history_unknown", ActionOpenTicket, true, true, "could not read"},
 		{"nothing explains a payment", ProblemPayment, base(), "unknown", ActionOpenTicket, true, true, "rather say so"},
-		{"name mismatch", ProblemWithdrawal, with(func(s *Snapshot) { s.Activity = []Activity{act("withdrawal", "failed", "payout_name_mismatch", time.Hour)} }),
+		{"name mismatch", ProblemWithdrawal, with(func(s *Snapshot) {
+			s.Activity = []Activity{act("withdrawal", "failed", "payout_name_mismatch", time.Hour)}
+		}),
 			"withdrawal.latest", ActionChangeCard, false, true, "name"},
 		{"withdrawal in flight", ProblemWithdrawal, with(func(s *Snapshot) {
 			a := act("withdrawal", "processing", "", 20*time.Second)
@@ -203,7 +205,9 @@ func TestSuggest(t *testing.T) {
 	if got := Suggest(base()); len(got) != 0 {
 		t.Fatalf("healthy account got suggestions %+v", got)
 	}
-	old := with(func(s *Snapshot) { s.Activity = []Activity{act("payment", "failed", "insufficient_funds", 8*24*time.Hour)} })
+	old := with(func(s *Snapshot) {
+		s.Activity = []Activity{act("payment", "failed", "insufficient_funds", 8*24*time.Hour)}
+	})
 	if got := Suggest(old); len(got) != 0 {
 		t.Fatalf("old failure suggested: %+v", got)
 	}

@@ -50,8 +50,8 @@ const (
 	ActionResendEmail   = "resend_verification" // send a new verification email
 	ActionTopUp         = "top_up"
 	ActionChangeCard    = "change_card"
-	ActionUnfreeze      = "unfreeze"      // the owner lifts their own freeze
-	ActionFreeze        = "freeze"        // protect the account now
+	ActionUnfreeze      = "unfreeze"       // the owner lifts their own freeze
+	ActionFreeze        = "freeze"         // protect the account now
 	ActionResetPassword = "reset_password" // also ends a lockout
 	ActionWaitUntil     = "wait_until"     // it resolves by itself at Step.Until
 	ActionRaiseLevel    = "raise_level"    // verify identity for higher limits
