@@ -157,3 +157,42 @@ func (s *Service) mailReceived(ctx context.Context, tx *db.Tx, t *ticketRow) err
 		t.Number, due.Format("2006年1月2日 15:04"), ch.Cal.Location())
 	return s.send(ctx, tx, t, "ticket_received", "", "", en, zhb)
 }
+
+// Inbox texts of the desk: stored as a key and parameters so each reader sees them in
+// their current language.
+func init() {
+	notify.RegisterInboxText("ticket.reply", notify.InboxText{
+		Title: apperr.Text{En: "New reply on ticket {number}", Zh: "工单 {number} 有新回复"},
+		Body:  apperr.Text{En: "OKPay Support answered “{subject}”.", Zh: "OKPay 客服回复了“{subject}”。"},
+	})
+}
+
+// inbox puts a notification in the customer's inbox (tickets from unknown senders have no
+// inbox: their mail is the only channel).
+func (s *Service) inbox(ctx context.Context, tx *db.Tx, t *ticketRow, m notify.InboxMessage) error {
+	if t.CustomerID == "" {
+		return nil
+	}
+	m.Link = "/tickets/" + t.Number
+	if _, err := notify.Notify(ctx, tx, t.CustomerID, notify.InboxTicketReply, m); err != nil {
+		return fmt.Errorf("ticket inbox: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) inboxReply(ctx context.Context, tx *db.Tx, t *ticketRow) error {
+	subject := t.Subject
+	if r := []rune(subject); len(r) > 100 {
+		subject = string(r[:100]) + "…"
+	}
+	return s.inbox(ctx, tx, t, notify.InboxMessage{Key: "ticket.reply", Params: map[string]string{"number": t.Number, "subject": subject}})
+}
+
+func (s *Service) inboxStatus(ctx context.Context, tx *db.Tx, t *ticketRow) error {
+	st := Status(t.Status)
+	return s.inbox(ctx, tx, t, notify.InboxMessage{
+		Title: apperr.Text{En: fmt.Sprintf("Ticket %s: %s", t.Number, StatusName(st, "en")), Zh: fmt.Sprintf("工单 %s：%s", t.Number, StatusName(st, "zh-CN"))},
+		Body: apperr.Text{En: fmt.Sprintf("Your ticket “%s” is now %s.", t.Subject, StatusName(st, "en")),
+			Zh: fmt.Sprintf("您的工单“%s”状态已更新为：%s。", t.Subject, StatusName(st, "zh-CN"))},
+	})
+}

@@ -492,6 +492,9 @@ func (s *Service) Reply(ctx context.Context, a Actor, number string, in ReplyInp
 		if err := s.mailReply(ctx, tx, t, body, len(files)); err != nil {
 			return err
 		}
+		if err := s.inboxReply(ctx, tx, t); err != nil {
+			return err
+		}
 		return audit.Append(ctx, tx, audit.Entry{ActorKind: a.auditKind(), ActorID: a.UserID, Action: "ticket.reply",
 			SubjectID: t.CustomerID, ClientAddr: a.ClientAddr,
 			Details: map[string]string{"ticket": t.Number, "from": from, "to": t.Status, "message": out.ID}})
@@ -592,6 +595,9 @@ func (s *Service) SetStatus(ctx context.Context, a Actor, number string, to Stat
 			return err
 		}
 		if err := s.mailStatus(ctx, tx, t); err != nil {
+			return err
+		}
+		if err := s.inboxStatus(ctx, tx, t); err != nil {
 			return err
 		}
 		out = t.public(true, tx.Now)

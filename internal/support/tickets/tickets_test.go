@@ -143,6 +143,11 @@ func TestTicketLifecycle(t *testing.T) {
 		if strings.Contains(mails[0].Text, "内部备注") {
 			t.Fatal("the note leaked into mail")
 		}
+		var inbox int
+		if err := e.d.R.QueryRow(`SELECT COUNT(*) FROM inbox WHERE user_id = $1 AND kind = 'ticket_reply' AND link = $2`,
+			e.alice.UserID, "/tickets/"+tk.Number).Scan(&inbox); err != nil || inbox != 1 {
+			t.Fatalf("inbox notifications = %d, %v", inbox, err)
+		}
 
 		// The customer answers: the ticket opens again and the desk owes a reply.
 		e.clock.Advance(time.Hour)
