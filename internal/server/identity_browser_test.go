@@ -106,3 +106,65 @@ func TestBrowserAccountJourney(t *testing.T) {
 	b.Go("/account/freeze")
 	b.Screenshot("11-freeze-zh")
 }
+
+// The account pages on a phone-sized screen, in Chinese: nothing is wider than the screen,
+// and the failure states (lockout, unverified email, frozen) show their way out.
+func TestBrowserPhoneAccountPages(t *testing.T) {
+	relaxed(t)
+	cfg := sqliteConfig(t)
+	app := start(t, cfg)
+	b := browsertest.New(t, app.URL())
+	ctx, cancel := context.WithTimeout(b.Context(), b.Step)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	b.Go("/")
+	b.Click(`form[action="/lang"] button[value="zh-CN"]`)
+	b.Wait(`html[lang="zh-CN"]`)
+	fits := func(name string) {
+		t.Helper()
+		b.Screenshot(name)
+		if w := b.Eval(`document.documentElement.scrollWidth <= window.innerWidth`); w != "true" {
+			t.Errorf("%s: page wider than the phone screen", name)
+		}
+	}
+	const email, password = "wang@example.com", "Blue-Kettle-2026!"
+	b.Go("/register")
+	fits("p01-register")
+	fill(t, b, "#email", email)
+	fill(t, b, "#password", password)
+	b.Click(`form[action="/register"] button[type="submit"]`)
+	b.WaitText("main h1", "验证邮箱")
+	fits("p02-verify")
+	b.Go("/account/status")
+	b.WaitText("main", "邮箱未验证")
+	fits("p03-status-unverified")
+	b.Go("/account/security")
+	fits("p04-security")
+	b.Go("/account/freeze")
+	fill(t, b, "#reason", "手机丢了")
+	b.Click("#freeze-submit")
+	b.Wait("#frozen")
+	fits("p05-frozen")
+
+	// Lockout: five wrong passwords, then the page says until when and offers a reset.
+	b.Go("/signin")
+	for i := 0; i < 5; i++ {
+		fill(t, b, "#email", email)
+		fill(t, b, "#password", "Wrong-Kettle-1!")
+		b.Click(`form[action="/signin"] button[type="submit"]`)
+		b.Wait(".alert-error")
+		b.Go("/signin")
+	}
+	fill(t, b, "#email", email)
+	fill(t, b, "#password", password)
+	b.Click(`form[action="/signin"] button[type="submit"]`)
+	b.WaitText(".alert-error", "锁定至")
+	fits("p06-locked")
+	if href := b.Attr(`.alert-error a.button`, "href"); href != "/forgot-password" {
+		t.Errorf("locked page's next step: %q", href)
+	}
+	b.Go("/forgot-password")
+	fits("p07-forgot")
+}

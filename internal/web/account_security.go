@@ -33,12 +33,21 @@ func (u *UI) securityRoutes(mux *http.ServeMux) {
 // sessionRow and deviceRow carry times already formatted for the reader.
 type sessionRow struct {
 	identity.Session
-	Created, LastSeen string
+	Created, LastSeen, PlaceLabel string
 }
 
 type deviceRow struct {
 	identity.Device
-	FirstSeen, LastSeen string
+	FirstSeen, LastSeen, PlaceLabel string
+}
+
+// placeLabel translates the built-in place of private addresses; other places are
+// network names, the same in every language.
+func (u *UI) placeLabel(r *http.Request, place string) string {
+	if place == identity.PlaceLocal {
+		return u.tr(r, "acct.place.local")
+	}
+	return place
 }
 
 type keyRow struct {
@@ -104,7 +113,8 @@ func (u *UI) renderSecurity(w http.ResponseWriter, r *http.Request, p *authn.Pri
 		return
 	}
 	for _, s := range ss {
-		pg.Sessions = append(pg.Sessions, sessionRow{Session: s, Created: when(s.CreatedAt, lang, now), LastSeen: when(s.LastSeenAt, lang, now)})
+		pg.Sessions = append(pg.Sessions, sessionRow{Session: s, Created: when(s.CreatedAt, lang, now), LastSeen: when(s.LastSeenAt, lang, now),
+			PlaceLabel: u.placeLabel(r, s.Place)})
 	}
 	ds, err := svc.ListDevices(ctx, usr.ID, p.Session.DeviceID)
 	if err != nil {
@@ -112,7 +122,8 @@ func (u *UI) renderSecurity(w http.ResponseWriter, r *http.Request, p *authn.Pri
 		return
 	}
 	for _, d := range ds {
-		pg.Devices = append(pg.Devices, deviceRow{Device: d, FirstSeen: when(d.FirstSeenAt, lang, now), LastSeen: when(d.LastSeenAt, lang, now)})
+		pg.Devices = append(pg.Devices, deviceRow{Device: d, FirstSeen: when(d.FirstSeenAt, lang, now), LastSeen: when(d.LastSeenAt, lang, now),
+			PlaceLabel: u.placeLabel(r, d.LastPlace)})
 	}
 	ks, err := svc.ListAPIKeys(ctx, usr.ID)
 	if err != nil {

@@ -492,7 +492,7 @@ func TestAccountKeys(t *testing.T) {
 	for _, s := range []string{identity.DocPending, identity.DocApproved, identity.DocRejected} {
 		keys = append(keys, docStatusKey(s))
 	}
-	keys = append(keys, idTypeKey(identity.IDTypeCNResident), idTypeKey(identity.IDTypePassport))
+	keys = append(keys, idTypeKey(identity.IDTypeCNResident), idTypeKey(identity.IDTypePassport), "acct.place.local")
 	for _, k := range keys {
 		for _, lang := range Langs {
 			if _, ok := text[lang][k]; !ok {
