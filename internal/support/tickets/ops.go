@@ -168,7 +168,8 @@ type newTicket struct {
 // Open creates a ticket with the description as its first message. The first-response
 // deadline is set from the web channel's calendar and targets.
 //
-// Errors: validation_failed (subject, description: required / ticket_text_too_long;
+// Errors: rate_limited (MaxTicketsPerHour reached), validation_failed (subject,
+// description: required / ticket_text_too_long;
 // category: ticket_category_invalid; priority: ticket_priority_invalid; related_ref,
 // related; diagnosis: ticket_diagnosis_invalid; attachments.N: ticket_attachment_type,
 // ticket_attachment_too_large, ticket_attachment_empty; attachments:
@@ -239,6 +240,16 @@ func (s *Service) Open(ctx context.Context, in OpenInput) (*Ticket, error) {
 	}
 	var out Ticket
 	err = s.inTx(ctx, "open ticket", func(tx *db.Tx) error {
+		// One person opening dozens of tickets an hour is a script or a loop; agents would
+		// drown, so the rest wait.
+		var recent int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tickets WHERE customer_id = $1 AND created_at > $2`,
+			nt.customerID, tx.Now.Add(-time.Hour).UnixMicro()).Scan(&recent); err != nil {
+			return err
+		}
+		if recent >= MaxTicketsPerHour {
+			return apperr.New(apperr.CodeRateLimited).With("retry_after", "3600")
+		}
 		t, err := s.createTx(ctx, tx, nt, files, refs)
 		if err != nil {
 			return err

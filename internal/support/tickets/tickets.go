@@ -84,17 +84,19 @@ var Categories = []string{"account", "payment", "withdrawal", "top_up", "transfe
 
 // Limits on what a ticket holds.
 const (
-	MaxSubjectRunes      = 200
-	MaxBodyRunes         = 10000
-	MaxRelatedRefBytes   = 100
-	MaxRelated           = 20
-	MaxDiagnosisBytes    = 64 << 10
-	MaxAttachmentBytes   = 5 << 20
-	MaxAttachments       = 5 // per message
-	MaxFileNameRunes     = 120
-	DefaultPageSize      = 20
-	MaxPageSize          = 100
-	DefaultAutoClose     = 7 * 24 * time.Hour
+	MaxSubjectRunes    = 200
+	MaxBodyRunes       = 10000
+	MaxRelatedRefBytes = 100
+	MaxRelated         = 20
+	MaxDiagnosisBytes  = 64 << 10
+	MaxAttachmentBytes = 5 << 20
+	MaxAttachments     = 5 // per message
+	MaxFileNameRunes   = 120
+	DefaultPageSize    = 20
+	MaxPageSize        = 100
+	DefaultAutoClose   = 7 * 24 * time.Hour
+	// MaxTicketsPerHour bounds the tickets one customer opens in an hour.
+	MaxTicketsPerHour    = 10
 	maxJobBatch          = 200
 	maxMessagesPerTicket = 1000
 )

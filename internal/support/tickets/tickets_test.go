@@ -299,6 +299,19 @@ func TestValidation(t *testing.T) {
 		if _, err := e.svc.Open(ctx, OpenInput{Category: "other", Subject: "s", Description: "d"}); !apperr.HasCode(err, "unauthenticated") {
 			t.Fatalf("anonymous: %v", err)
 		}
+		// At most MaxTicketsPerHour new tickets an hour per customer.
+		for i := 0; i < MaxTicketsPerHour; i++ {
+			if _, err := e.svc.Open(ctx, OpenInput{CustomerID: e.bob.UserID, Category: "other", Subject: "s", Description: "d"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.svc.Open(ctx, OpenInput{CustomerID: e.bob.UserID, Category: "other", Subject: "s", Description: "d"}); !apperr.HasCode(err, "rate_limited") {
+			t.Fatalf("11th ticket: %v", err)
+		}
+		e.clock.Advance(time.Hour)
+		if _, err := e.svc.Open(ctx, OpenInput{CustomerID: e.bob.UserID, Category: "other", Subject: "s", Description: "d"}); err != nil {
+			t.Fatalf("an hour later: %v", err)
+		}
 		if _, err := e.svc.Get(ctx, e.alice, "T-2026-999999"); !apperr.HasCode(err, "not_found") {
 			t.Fatal(err)
 		}
