@@ -332,7 +332,7 @@ const maxTicketNoteRunes = 4000
 // related activity references.
 //
 // Errors: troubleshoot_problem_unknown, troubleshoot_self_service (the diagnosis offers no
-// ticket: the user can fix it), validation_failed (description: too long), unavailable (no
+// ticket: the user can fix it), validation_failed (description: ticket_text_too_long), unavailable (no
 // ticket desk wired), and the tickets service's errors.
 func (s *Service) OpenTicket(ctx context.Context, userID, problem string, in TicketInput) (*tickets.Ticket, *Diagnosis, error) {
 	if utf8.RuneCountInString(in.Description) > maxTicketNoteRunes {
@@ -379,4 +379,17 @@ func (s *Service) OpenTicket(ctx context.Context, userID, problem string, in Tic
 		return nil, nil, err
 	}
 	return t, d, nil
+}
+
+// ParseDiagnosis reads a diagnosis stored on a ticket; ok is false for anything else
+// (a ticket opened elsewhere stores "{}").
+func ParseDiagnosis(raw json.RawMessage) (*Diagnosis, bool) {
+	if len(raw) == 0 {
+		return nil, false
+	}
+	var d Diagnosis
+	if err := json.Unmarshal(raw, &d); err != nil || d.Problem == "" || d.Rule == "" {
+		return nil, false
+	}
+	return &d, true
 }
