@@ -83,7 +83,9 @@ func (e *env) user(role identity.Role) *identity.User {
 	return u
 }
 
-func (e *env) agent(u *identity.User) Agent { return Agent{ID: u.ID, Role: u.Role, ClientAddr: "10.0.0.9"} }
+func (e *env) agent(u *identity.User) Agent {
+	return Agent{ID: u.ID, Role: u.Role, ClientAddr: "10.0.0.9"}
+}
 
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
