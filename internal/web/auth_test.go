@@ -3,6 +3,12 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/binary"
+	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -500,4 +506,69 @@ func TestAccountKeys(t *testing.T) {
 			}
 		}
 	}
+}
+
+func webTOTP(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg [8]byte
+	binary.BigEndian.PutUint64(msg[:], uint64(at.Unix()/30))
+	m := hmac.New(sha1.New, key)
+	m.Write(msg[:])
+	sum := m.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	return fmt.Sprintf("%06d", (binary.BigEndian.Uint32(sum[off:off+4])&0x7fffffff)%1_000_000)
+}
+
+// 2-step through the pages: a wrong first code shows the same QR code again; the right one
+// shows the recovery codes once; sign-in asks for the second step; turning it off needs the
+// password and a code.
+func TestWebTwoStep(t *testing.T) {
+	e := newAcctEnv(t, db.SQLite, roomy())
+	b := e.registered("vera@example.com", "en")
+	resp, body := b.post("/account/2fa/setup", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("setup: %d", resp.StatusCode)
+	}
+	secret := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(body)
+	uri := regexp.MustCompile(`name="uri" value="([^"]+)"`).FindStringSubmatch(body)
+	if secret == nil || uri == nil || !strings.Contains(body, "<svg") {
+		t.Fatalf("setup page lacks the QR code or secret:\n%s", body)
+	}
+	u := html.UnescapeString(uri[1])
+	resp, body = b.post("/account/2fa/confirm", url.Values{"code": {"000000"}, "secret": {secret[1]}, "uri": {u}})
+	if resp.StatusCode != 422 || !strings.Contains(body, secret[1]) || !strings.Contains(body, "<svg") {
+		t.Fatalf("wrong first code: %d", resp.StatusCode)
+	}
+	mustContain(t, body, "totp_invalid")
+	now := e.clock.Now()
+	_, body = b.post("/account/2fa/confirm", url.Values{"code": {webTOTP(t, secret[1], now)}, "secret": {secret[1]}, "uri": {u}})
+	codes := regexp.MustCompile(`<li><code>([^<]+)</code></li>`).FindAllStringSubmatch(body, -1)
+	if len(codes) != 10 {
+		t.Fatalf("recovery codes: %d", len(codes))
+	}
+	b2 := e.browser("en")
+	resp, _ = b2.post("/signin", url.Values{"email": {"vera@example.com"}, "password": {webPW}})
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/signin/second-step") {
+		t.Fatalf("no second step: %q", loc)
+	}
+	resp, body = b2.post("/signin/second-step", url.Values{"code": {webTOTP(t, secret[1], now)}})
+	if resp.StatusCode != 422 {
+		t.Fatalf("replayed code: %d", resp.StatusCode)
+	}
+	mustContain(t, body, "totp_invalid", "already used")
+	resp, _ = b2.post("/signin/second-step", url.Values{"code": {codes[0][1]}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/account" {
+		t.Fatalf("recovery code sign-in: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	e.clock.Advance(30 * time.Second)
+	resp, body = b2.post("/account/2fa/disable", url.Values{"password": {"Wrong-Kettle-1!"}, "code": {webTOTP(t, secret[1], e.clock.Now())}})
+	if resp.StatusCode != 403 {
+		t.Fatalf("disable with a wrong password: %d", resp.StatusCode)
+	}
+	_, body = b2.follow("/account/2fa/disable", url.Values{"password": {webPW}, "code": {webTOTP(t, secret[1], e.clock.Now())}})
+	mustContain(t, body, "2-step verification is off")
 }
