@@ -290,10 +290,11 @@ func terms(s string) []string {
 	var word []rune
 	var prevCJK rune
 	flush := func() {
-		if len(word) > 0 {
+		// Single Latin letters (the kept ends of a masked email) find everything: skip.
+		if len(word) > 1 || (len(word) == 1 && unicode.IsDigit(word[0])) {
 			add(strings.ToLower(string(word)))
-			word = word[:0]
 		}
+		word = word[:0]
 	}
 	for _, r := range s {
 		switch {

@@ -184,8 +184,30 @@ func parseCursor(s string) (cursor, error) {
 // of the (user, type|status|asset, time) indexes, or (user, time) — so the database walks
 // one index range in order and stops after limit matches. Several types or statuses
 // become a UNION ALL of per-value walks, each limited, merged and cut again.
-func (c *compiled) query(cols, userID string, cur cursor, limit int) (string, []any) {
-	args := []any{userID, cur.at, cur.id, c.from, c.to}
+func (c *compiled) query(engine db.Engine, cols, userID string, cur cursor, limit int) (string, []any) {
+	args := []any{userID, cur.at, cur.id}
+	// Time bounds only when given: an always-present range on created_at makes SQLite
+	// prefer the (user, time) index over the filter's own.
+	var bounds, tbounds string
+	if c.from > 0 {
+		args = append(args, c.from)
+		bounds += " AND a.created_at >= $" + strconv.Itoa(len(args))
+		tbounds += " AND t.created_at >= $" + strconv.Itoa(len(args))
+	}
+	if c.to < 1<<63-1 {
+		args = append(args, c.to)
+		bounds += " AND a.created_at < $" + strconv.Itoa(len(args))
+		tbounds += " AND t.created_at < $" + strconv.Itoa(len(args))
+	}
+	// SQLite's planner, without statistics, walks the (user, time) index and filters when
+	// a time range is present, which scans a million rows for a rare status. The index is
+	// named for it (INDEXED BY is SQLite's only hint); PostgreSQL plans from statistics.
+	indexed := func(idx string) string {
+		if engine == db.SQLite {
+			return " INDEXED BY " + idx
+		}
+		return ""
+	}
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -217,8 +239,7 @@ func (c *compiled) query(cols, userID string, cur cursor, limit int) (string, []
 	sel := strings.ReplaceAll(cols, "\n", " ")
 	if len(c.terms) > 0 {
 		q := `SELECT ` + sel + ` FROM wallet_activity_terms t JOIN wallet_activity a ON a.id = t.activity_id
-			WHERE t.user_id = $1 AND t.term = ` + arg(c.terms[0]) + ` AND (t.created_at, t.activity_id) < ($2, $3)
-			AND t.created_at >= $4 AND t.created_at < $5`
+			WHERE t.user_id = $1 AND t.term = ` + arg(c.terms[0]) + ` AND (t.created_at, t.activity_id) < ($2, $3)` + tbounds
 		for _, term := range c.terms[1:] {
 			q += ` AND EXISTS (SELECT 1 FROM wallet_activity_terms t2 WHERE t2.user_id = $1 AND t2.term = ` + arg(term) +
 				` AND t2.created_at = t.created_at AND t2.activity_id = t.activity_id)`
@@ -226,15 +247,18 @@ func (c *compiled) query(cols, userID string, cur cursor, limit int) (string, []
 		q += resid("") + ` ORDER BY t.created_at DESC, t.activity_id DESC LIMIT ` + lim
 		return q, args
 	}
-	base := ` FROM wallet_activity a WHERE a.user_id = $1 AND (a.created_at, a.id) < ($2, $3) AND a.created_at >= $4 AND a.created_at < $5`
+	base := func(idx string) string {
+		return ` FROM wallet_activity a` + indexed(idx) + ` WHERE a.user_id = $1 AND (a.created_at, a.id) < ($2, $3)` + bounds
+	}
 	order := ` ORDER BY a.created_at DESC, a.id DESC LIMIT ` + lim
 	per := func(col string, vals []string) (string, []any) {
+		idx := "wallet_activity_user_" + col
 		if len(vals) == 1 {
-			return `SELECT ` + sel + base + ` AND a.` + col + ` = ` + arg(vals[0]) + resid(col) + order, args
+			return `SELECT ` + sel + base(idx) + ` AND a.` + col + ` = ` + arg(vals[0]) + resid(col) + order, args
 		}
 		parts := make([]string, len(vals))
 		for i, v := range vals {
-			parts[i] = `SELECT * FROM (SELECT ` + sel + base + ` AND a.` + col + ` = ` + arg(v) + resid(col) + order + `) p` + strconv.Itoa(i)
+			parts[i] = `SELECT * FROM (SELECT ` + sel + base(idx) + ` AND a.` + col + ` = ` + arg(v) + resid(col) + order + `) p` + strconv.Itoa(i)
 		}
 		return `SELECT * FROM (` + strings.Join(parts, " UNION ALL ") + `) u ORDER BY created_at DESC, id DESC LIMIT ` + lim, args
 	}
@@ -246,7 +270,7 @@ func (c *compiled) query(cols, userID string, cur cursor, limit int) (string, []
 	case c.asset != "":
 		return per("asset", []string{c.asset})
 	}
-	return `SELECT ` + sel + base + resid("") + order, args
+	return `SELECT ` + sel + base("wallet_activity_user") + resid("") + order, args
 }
 
 func list(vals []string, arg func(any) string) string {
@@ -295,7 +319,7 @@ func (s *Service) ListActivity(ctx context.Context, userID string, f Filter, cur
 	if err != nil {
 		return nil, err
 	}
-	q, args := c.query(activityColsA, userID, pos, limit+1)
+	q, args := c.query(s.d.Engine, activityColsA, userID, pos, limit+1)
 	page := &ActivityPage{Items: []Activity{}}
 	err = s.read(ctx, "list activity", func(tx *db.Tx) error {
 		rows, err := tx.QueryContext(ctx, q, args...)
@@ -370,7 +394,7 @@ func (s *Service) ExportActivity(ctx context.Context, userID string, f Filter, f
 			return err
 		}
 		n := min(exportChunk, MaxExportRows-total)
-		q, args := c.query(exportCols, userID, pos, n)
+		q, args := c.query(s.d.Engine, exportCols, userID, pos, n)
 		got := 0
 		err := func() error {
 			rows, err := s.d.R.QueryContext(ctx, q, args...)
