@@ -14,6 +14,7 @@ import (
 	"okpay/internal/db/dbtest"
 	"okpay/internal/identity"
 	"okpay/internal/ledger"
+	"okpay/internal/rail"
 )
 
 type env struct {
@@ -24,6 +25,7 @@ type env struct {
 	l     *ledger.Ledger
 	id    *identity.Service
 	w     *Service
+	rail  *rail.Sandbox
 	n     atomic.Int64
 }
 
@@ -57,18 +59,25 @@ func newEnv(t *testing.T, eng db.Engine, tweak func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	scfg := rail.DefaultSandboxConfig()
+	scfg.AddressKey = []byte("test-address-key-0123456789")
+	sb, err := rail.NewSandbox(d, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := DefaultConfig()
+	cfg.SecretKey = []byte("0123456789abcdef0123456789abcdef")
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	w, err := New(d, l, ids, nil, cfg)
+	w, err := New(d, l, ids, sb, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: ctx, d: d, clock: clock, l: l, id: ids, w: w}
+	return &env{t: t, ctx: ctx, d: d, clock: clock, l: l, id: ids, w: w, rail: sb}
 }
 
 const testPassword = "Correct-Horse-9-Battery"

@@ -19,11 +19,14 @@ package wallet
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +37,7 @@ import (
 	"okpay/internal/identity"
 	"okpay/internal/ledger"
 	"okpay/internal/money"
+	"okpay/internal/rail"
 )
 
 // Ledger account codes (ledger.Account.Code): what an account is for.
@@ -93,6 +97,9 @@ type Config struct {
 	// MaintenanceCheck, when set, is asked before any money moves; its error (normally
 	// apperr maintenance) refuses the call. The support package provides it.
 	MaintenanceCheck func(ctx context.Context) error
+	// SecretKey (32 bytes) seals rail card tokens (AES-256-GCM); required with a rail.
+	// The server passes a key derived from OKPAY_SECRET_KEY.
+	SecretKey []byte
 	// NodeID names this process in job leases.
 	NodeID string
 	Logger *slog.Logger
@@ -170,7 +177,9 @@ type Service struct {
 	id  *identity.Service
 	cfg Config
 
-	rail Rail
+	rl rail.Rail
+	// aead seals rail card tokens at rest.
+	aead cipher.AEAD
 
 	// known caches ledger accounts known to exist (accounts are never deleted), so the
 	// hot path does not re-create them in every transaction.
@@ -179,7 +188,7 @@ type Service struct {
 
 // New returns the wallet over a migrated database, a started ledger and identity. rail
 // may be nil until cards, top-ups, withdrawals and deposits are needed.
-func New(d *db.DB, l *ledger.Ledger, id *identity.Service, rail Rail, cfg Config) (*Service, error) {
+func New(d *db.DB, l *ledger.Ledger, id *identity.Service, rl rail.Rail, cfg Config) (*Service, error) {
 	if d == nil || l == nil || id == nil {
 		return nil, errors.New("wallet: nil database, ledger or identity")
 	}
@@ -193,7 +202,20 @@ func New(d *db.DB, l *ledger.Ledger, id *identity.Service, rail Rail, cfg Config
 			return nil, fmt.Errorf("wallet: no conversion rate for %s", a.Code)
 		}
 	}
-	return &Service{d: d, l: l, id: id, cfg: cfg, rail: rail}, nil
+	s := &Service{d: d, l: l, id: id, cfg: cfg, rl: rl}
+	if rl != nil {
+		if len(cfg.SecretKey) != 32 {
+			return nil, errors.New("wallet: a rail needs Config.SecretKey (32 bytes) to seal card tokens")
+		}
+		block, err := aes.NewCipher(cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("wallet: secret key: %w", err)
+		}
+		if s.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("wallet: secret key: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Config returns the effective configuration.
@@ -203,8 +225,12 @@ func (s *Service) Config() Config { return s.cfg }
 // before the first movement. Errors: database errors.
 func (s *Service) Start(ctx context.Context) error {
 	var accts []ledger.Account
+	names := railNames
+	if s.rl != nil && !slices.Contains(names, s.rl.Name()) {
+		names = append(slices.Clone(names), s.rl.Name())
+	}
 	for _, a := range money.Supported() {
-		for _, r := range railNames {
+		for _, r := range names {
 			accts = append(accts, ledger.Account{ID: SettlementAccount(r, a.Code), Asset: a.Code, Code: AcctSettlement, Owner: PlatformOwner})
 		}
 		accts = append(accts,
@@ -227,7 +253,7 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // railNames are the rails with settlement accounts. The sandbox is the only rail today;
-// a real provider adds its name here.
+// a real provider adds its name here (its Rail.Name()).
 var railNames = []string{"sandbox"}
 
 // ns is the namespace of every id the wallet derives (UUIDv5), so ids are reproducible
