@@ -219,6 +219,12 @@ func TestInboundMailCreatesAndThreads(t *testing.T) {
 		if m := outbox(t, e.d, "mailer-daemon@mx.example"); len(m) != 0 {
 			t.Fatal("answered an automatic mail")
 		}
+		// A message over the listener's size limit is refused during DATA.
+		huge := buildMail(mailSpec{From: "alice@example.com", Subject: "huge", MessageID: "huge@example.com", Text: "x",
+			Files: map[string][]byte{"big.pdf": append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("A"), 7<<20)...)}})
+		if err := sendMail(addr, "alice@example.com", "support@okpay.example", huge); err == nil || !strings.Contains(err.Error(), "552") {
+			t.Fatalf("oversized mail: %v", err)
+		}
 		var lastErr error
 		for i := 0; i < 12; i++ {
 			m := buildMail(mailSpec{From: "spam@spam.example", Subject: fmt.Sprint("spam ", i), MessageID: fmt.Sprint("s", i, "@spam.example"), Text: "buy"})
