@@ -151,3 +151,27 @@ func validSupportConfig(c *Config) []string {
 	}
 	return errs
 }
+
+// Demo: one answered ticket for the first demo customer, so a newcomer sees a thread, the
+// agent queue and the inbox notification without writing one first.
+func init() {
+	RegisterDemo(DemoSeeder{Name: "support-tickets", Seed: func(ctx context.Context, a *App) error {
+		dir := identityDirectory{svc: a.Identity, d: a.DB}
+		customer, err := dir.UserByVerifiedEmail(ctx, DemoAccounts[0].Email)
+		if err != nil || customer == nil {
+			return fmt.Errorf("demo customer: %v", err)
+		}
+		agent, err := dir.UserByVerifiedEmail(ctx, "agent@demo.okpay.test")
+		if err != nil || agent == nil {
+			return fmt.Errorf("demo agent: %v", err)
+		}
+		t, err := a.Tickets.Open(ctx, tickets.OpenInput{CustomerID: customer.ID, Category: "withdrawal",
+			Subject: "提现一直在处理中", Description: "我昨天提现到银行卡，到现在还显示处理中，请帮忙查一下。"})
+		if err != nil {
+			return err
+		}
+		_, err = a.Tickets.Reply(ctx, tickets.Actor{UserID: agent.ID, Role: agent.Role}, t.Number, tickets.ReplyInput{
+			Body: "您好，这笔提现银行正在处理，预计今天 18:00 前到账。如未到账，请直接回复此工单。", Status: tickets.StatusWaiting})
+		return err
+	}})
+}

@@ -71,3 +71,15 @@ func TestSupportConfigValidated(t *testing.T) {
 		}
 	}
 }
+
+// --demo seeds one answered ticket for the first demo customer.
+func TestDemoTicket(t *testing.T) {
+	cfg := sqliteConfig(t)
+	cfg.Demo = true
+	app := start(t, cfg)
+	ctx := context.Background()
+	q, err := app.Tickets.Queue(ctx, tickets.Actor{UserID: "demo-agent", Role: identity.RoleAgent}, tickets.QueueInput{})
+	if err != nil || len(q.Tickets) != 1 || q.Tickets[0].Status != tickets.StatusWaiting || q.Tickets[0].FirstRespondedAt.IsZero() {
+		t.Fatalf("demo queue = %+v, %v", q, err)
+	}
+}
