@@ -414,6 +414,15 @@ func deskAnswered(tx *db.Tx, t *ticketRow) {
 	t.RespDue = 0
 }
 
+// stopClock ends the running response deadline without counting as an answer (a status
+// change is not a reply): a deadline already missed stays a breach.
+func stopClock(tx *db.Tx, t *ticketRow) {
+	if t.RespDue != 0 && tx.NowMicros() > t.RespDue {
+		t.Breached = 1
+	}
+	t.RespDue = 0
+}
+
 // ReplyInput is a message added to a ticket's thread.
 type ReplyInput struct {
 	Body        string
@@ -591,13 +600,13 @@ func (s *Service) SetStatus(ctx context.Context, a Actor, number string, to Stat
 				t.RespDue = due.UnixMicro()
 			}
 		case StatusWaiting:
-			deskAnswered(tx, t)
+			stopClock(tx, t)
 		case StatusResolved:
 			t.ResolvedAt = tx.NowMicros()
-			t.RespDue = 0
+			stopClock(tx, t)
 		case StatusClosed:
 			t.ClosedAt = tx.NowMicros()
-			t.RespDue = 0
+			stopClock(tx, t)
 		}
 		if _, err := s.addMessage(ctx, tx, t, KindSystem, a.UserID, EventStatus+":"+string(from)+":"+string(to), ViaSystem, nil, nil); err != nil {
 			return err

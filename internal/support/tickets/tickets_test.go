@@ -391,6 +391,13 @@ func TestSLAInBusinessTime(t *testing.T) {
 				t.Errorf("ticket %s breached = %v", nums[i], th.Ticket.Breached)
 			}
 		}
+		// Resolving a late ticket without a reply keeps the breach and records no answer.
+		if tk, err := e.svc.SetStatus(ctx, e.agent, nums[2], StatusResolved, "duplicate"); err != nil || !tk.Breached || !tk.FirstRespondedAt.IsZero() {
+			t.Fatalf("resolve late = %+v, %v", tk, err)
+		}
+		if _, err := e.svc.SetStatus(ctx, e.agent, nums[2], StatusOpen, "reopened"); err != nil {
+			t.Fatal(err)
+		}
 		// Waiting tickets sort after the ones the desk owes.
 		q, _ = e.svc.Queue(ctx, e.agent, QueueInput{})
 		if last := q.Tickets[len(q.Tickets)-1]; last.Status != StatusWaiting {
