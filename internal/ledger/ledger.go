@@ -36,10 +36,11 @@
 //
 // TransfersByAccount pages through an account's transfers, newest first. On PostgreSQL the
 // committer writes ledger_history rows (account, time, transfer) with each batch. On
-// SQLite that index write costs ~4× the throughput (each batch dirties index pages all
-// over the tree), so transfers are appended in commit order (seq) and the committer merges
-// them into ledger_history in sorted bulk every Options.MergeEvery transfers; lookups read
-// the merged index plus the short unmerged tail.
+// SQLite an (account, time) index costs ~4× the throughput (each batch dirties index pages
+// all over the tree), so transfers are appended in commit order (seq) and the committer
+// merges them every Options.MergeEvery transfers into ledger_history_blocks: one row per
+// touched account per merge, holding that account's sorted (time, id) entries (see
+// history.go). Lookups read the blocks plus the short unmerged tail.
 package ledger
 
 import (

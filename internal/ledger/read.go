@@ -213,31 +213,16 @@ func (l *Ledger) TransfersByAccount(ctx context.Context, account uuid.UUID, from
 	// Fetch one more than asked to know whether a next page exists.
 	want := limit + 1
 	err = l.d.Read(ctx, func(tx *db.Tx) error {
-		old, err := queryTransfers(ctx, tx, `SELECT t.id, t.debit_account_id, t.credit_account_id, t.created_at, t.amount, t.asset, t.code, t.ref, t.flags, t.pending_id, t.timeout_us
-			FROM ledger_history h JOIN ledger_transfers t ON t.id = h.transfer_id
-			WHERE h.account_id = $1 AND h.created_at >= $2 AND h.created_at <= $3 AND (h.created_at < $4 OR h.transfer_id < $5)
-			ORDER BY h.created_at DESC, h.transfer_id DESC LIMIT $6`, account[:], lo, hi, c.at, c.id[:], want)
-		if err != nil {
-			return err
-		}
+		var err error
 		if l.st.pg {
-			out = old
-			return nil
-		}
-		var merged int64
-		if err := tx.QueryRowContext(ctx, `SELECT merged_seq FROM ledger_state WHERE id = 1`).Scan(&merged); err != nil {
-			return fmt.Errorf("read merge position: %w", err)
-		}
-		// The unmerged tail, scanned in seq (rowid) order: short by construction.
-		recent, err := queryTransfers(ctx, tx, `SELECT `+transferCols+` FROM ledger_transfers
-			WHERE seq > $1 AND (debit_account_id = $2 OR credit_account_id = $2) AND created_at >= $3 AND created_at <= $4
-			AND (created_at < $5 OR id < $6)
-			ORDER BY created_at DESC, id DESC LIMIT $7`, merged, account[:], lo, hi, c.at, c.id[:], want)
-		if err != nil {
+			out, err = queryTransfers(ctx, tx, `SELECT t.id, t.debit_account_id, t.credit_account_id, t.created_at, t.amount, t.asset, t.code, t.ref, t.flags, t.pending_id, t.timeout_us
+				FROM ledger_history h JOIN ledger_transfers t ON t.id = h.transfer_id
+				WHERE h.account_id = $1 AND h.created_at >= $2 AND h.created_at <= $3 AND (h.created_at < $4 OR h.transfer_id < $5)
+				ORDER BY h.created_at DESC, h.transfer_id DESC LIMIT $6`, account[:], lo, hi, c.at, c.id[:], want)
 			return err
 		}
-		out = mergeNewestFirst(old, recent, want)
-		return nil
+		out, err = l.historySQLite(ctx, tx, account, lo, hi, c, want)
+		return err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("account history: %w", err)
@@ -289,48 +274,4 @@ func mergeNewestFirst(a, b []Transfer, n int) []Transfer {
 		}
 	}
 	return out
-}
-
-// merge moves the unmerged tail of ledger_transfers into ledger_history in one sorted
-// bulk insert (SQLite only): sorted by (account, time, id), each account's new rows land
-// together at the end of its range, so a merge dirties about one index page per touched
-// account instead of one per row.
-func (l *Ledger) merge(ctx context.Context) error {
-	start := time.Now()
-	var moved int64
-	err := l.d.InTx(ctx, func(tx *db.Tx) error {
-		var merged, top int64
-		if err := tx.QueryRowContext(ctx, `SELECT merged_seq FROM ledger_state WHERE id = 1`).Scan(&merged); err != nil {
-			return fmt.Errorf("read merge position: %w", err)
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
-			return fmt.Errorf("read last seq: %w", err)
-		}
-		if top <= merged {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_history (account_id, created_at, transfer_id)
-			SELECT debit_account_id, created_at, id FROM ledger_transfers WHERE seq > $1 AND seq <= $2
-			UNION ALL
-			SELECT credit_account_id, created_at, id FROM ledger_transfers WHERE seq > $1 AND seq <= $2
-			ORDER BY 1, 2, 3`, merged, top); err != nil {
-			return fmt.Errorf("merge history: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_state SET merged_seq = $1 WHERE id = 1`, top); err != nil {
-			return fmt.Errorf("merge history: %w", err)
-		}
-		moved = top - merged
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	l.unmerged = 0
-	if moved > 0 {
-		l.stats.mu.Lock()
-		l.stats.Merges++
-		l.stats.MergeTime += time.Since(start)
-		l.stats.mu.Unlock()
-	}
-	return nil
 }
