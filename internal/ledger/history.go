@@ -248,5 +248,3 @@ func (l *Ledger) historySQLite(ctx context.Context, tx *db.Tx, account uuid.UUID
 	}
 	return out, nil
 }
-
-
