@@ -168,11 +168,27 @@ func TestTopUp(t *testing.T) {
 		if b.AvailableMinor != 170_00 || b.IncomingMinor != 0 {
 			t.Fatalf("balance %+v", b)
 		}
+		// An unverified card cannot top up; a finished top-up takes no code.
+		unverified, err := e.w.AddCard(e.ctx, AddCardInput{UserID: u.ID, SessionID: sess, Number: "3566002020360505", ExpMonth: "12", ExpYear: "2030", Holder: "Li Lei", CVV: "123"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.w.TopUp(e.ctx, TopUpInput{UserID: u.ID, Key: e.key(), CardID: unverified.ID, Amount: "1", Asset: "CNY"})
+		wantCode(t, err, CodeCardNotVerified)
+		_, err = e.w.SubmitTopUpOTP(e.ctx, u.ID, op.ID, rail.SandboxOTP)
+		wantCode(t, err, CodeTopUpState)
+		// The sixth card is refused (five at most).
+		_, err = e.w.AddCard(e.ctx, AddCardInput{UserID: u.ID, SessionID: sess, Number: "6011111111111117", ExpMonth: "12", ExpYear: "2030", Holder: "Li Lei", CVV: "123"})
+		wantCode(t, err, CodeCardLimit)
 		_, m, _ := e.w.LimitsUsed(e.ctx, u.ID, "CNY")
 		lim, _ := e.w.Limits(e.ctx, u.ID)
 		if m != 0 || lim[2].MonthlyUsed != 170_00 {
 			t.Fatalf("usage send %d top-up %+v", m, lim[2])
 		}
+		// Once the card's expiry passes, the wallet refuses it before asking the bank.
+		e.clock.Set(time.Date(2031, 2, 1, 0, 0, 0, 0, time.UTC))
+		_, err = e.w.TopUp(e.ctx, TopUpInput{UserID: u.ID, Key: e.key(), CardID: ok.ID, Amount: "1", Asset: "CNY"})
+		wantCode(t, err, rail.CodeCardExpired)
 		e.reconcile()
 	})
 }
