@@ -44,7 +44,9 @@ func (s *Service) ReceiveMail(ctx context.Context, m *InboundMail) (*Received, e
 		// Mail "from" our own mailbox is a loop or a forgery; either way, no ticket.
 		return &Received{Ignored: true}, nil
 	}
-	body := stripQuoted(m.Text)
+	// PostgreSQL text cannot hold NUL; mail can.
+	body := stripQuoted(strings.ReplaceAll(m.Text, "\x00", ""))
+	m.Subject = strings.ReplaceAll(m.Subject, "\x00", "")
 	if body == "" {
 		body = "(" + m.Subject + ")"
 	}

@@ -83,8 +83,15 @@ func ParseMail(r io.Reader) (*InboundMail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse mail: From: %w", err)
 	}
-	m.From, m.FromName = strings.ToLower(from.Address), from.Name
-	m.Subject = strings.TrimSpace(oneLine(decodeHeader(h.Get("Subject"))))
+	// Headers may carry raw 8-bit bytes in any charset; the database takes UTF-8 only.
+	m.From, m.FromName = strings.ToValidUTF8(strings.ToLower(from.Address), ""), strings.ToValidUTF8(from.Name, "\uFFFD")
+	m.Subject = strings.TrimSpace(oneLine(strings.ToValidUTF8(decodeHeader(h.Get("Subject")), "\uFFFD")))
+	m.Subject = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, m.Subject)
 	m.MessageID = firstID(h.Get("Message-ID"))
 	m.InReplyTo = msgIDs(h.Get("In-Reply-To"))
 	m.References = msgIDs(h.Get("References"))
@@ -300,7 +307,7 @@ func msgIDs(v string) []string {
 		if j < 0 {
 			break
 		}
-		if id := strings.TrimSpace(v[i+1 : i+j]); id != "" && len(id) <= 250 {
+		if id := strings.TrimSpace(v[i+1 : i+j]); id != "" && len(id) <= 250 && utf8.ValidString(id) && !strings.ContainsRune(id, 0) {
 			out = append(out, id)
 		}
 		v = v[i+j+1:]
