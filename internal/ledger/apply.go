@@ -45,6 +45,8 @@ type batch struct {
 	// written earlier in this batch, for idempotency.
 	existing map[uuid.UUID]*Transfer
 	inserts  []*Transfer
+	// firstSeq is the seq given to inserts[0] on SQLite (the rest follow).
+	firstSeq int64
 	undo     []undoEntry
 	chain    bool // recording undo entries
 }

@@ -46,6 +46,46 @@ func entryLess(a, b *histEntry) bool {
 func putAt(b []byte, at int64) { binary.BigEndian.PutUint64(b, uint64(at)^(1<<63)) }
 func getAt(b []byte) int64     { return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)) }
 
+// tail is the committer's in-memory copy of the unmerged history entries it wrote, so a
+// merge need not read them back. It is trusted only when it covers every seq in the merge
+// range (nothing else inserted transfers: SubmitTx, another process); otherwise the
+// merge reads the range from the table.
+type tail struct {
+	byAccount map[uuid.UUID][]histEntry
+	minSeq    int64 // lowest seq recorded; 0 when empty
+	count     int64 // transfers recorded
+	broken    bool  // a gap is known (e.g. the tail outgrew its bound)
+}
+
+func (t *tail) reset() {
+	t.byAccount = map[uuid.UUID][]histEntry{}
+	t.minSeq, t.count, t.broken = 0, 0, false
+}
+
+// maxTailFactor bounds the in-memory tail at this many times MergeEvery transfers.
+const maxTailFactor = 4
+
+func (l *Ledger) recordTail(b *batch) {
+	t := &l.tail
+	if t.broken || len(b.inserts) == 0 {
+		return
+	}
+	if t.count+int64(len(b.inserts)) > int64(maxTailFactor*l.opts.MergeEvery) {
+		t.broken = true
+		t.byAccount = map[uuid.UUID][]histEntry{}
+		return
+	}
+	if t.count == 0 {
+		t.minSeq = b.firstSeq
+	}
+	for i, tr := range b.inserts {
+		e := histEntry{at: tr.CreatedAt.UnixMicro(), id: tr.ID, seq: b.firstSeq + int64(i)}
+		t.byAccount[tr.DebitAccountID] = append(t.byAccount[tr.DebitAccountID], e)
+		t.byAccount[tr.CreditAccountID] = append(t.byAccount[tr.CreditAccountID], e)
+	}
+	t.count += int64(len(b.inserts))
+}
+
 const sqlInsertBlocks1 = `INSERT INTO ledger_history_blocks (account_id, max_at, first_seq, min_at, entries) VALUES `
 
 func sqlInsertBlocks(n int) string { return sqlInsertBlocks1 + valuesList(n, 5) }
@@ -66,33 +106,13 @@ func (l *Ledger) merge(ctx context.Context) error {
 		if top <= merged {
 			return nil
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT seq, debit_account_id, credit_account_id, created_at, id FROM ledger_transfers WHERE seq > $1 AND seq <= $2`, merged, top)
-		if err != nil {
-			return fmt.Errorf("read history tail: %w", err)
-		}
-		byAccount := map[uuid.UUID][]histEntry{}
-		err = func() error {
-			defer rows.Close()
-			var dr, cr, id []byte
-			var e histEntry
-			for rows.Next() {
-				if err := rows.Scan(&e.seq, &dr, &cr, &e.at, &id); err != nil {
-					return err
-				}
-				if len(dr) != 16 || len(cr) != 16 || len(id) != 16 {
-					return fmt.Errorf("transfer seq %d: bad id length", e.seq)
-				}
-				copy(e.id[:], id)
-				var a uuid.UUID
-				copy(a[:], dr)
-				byAccount[a] = append(byAccount[a], e)
-				copy(a[:], cr)
-				byAccount[a] = append(byAccount[a], e)
+		t := &l.tail
+		byAccount := t.byAccount
+		if t.broken || t.count != top-merged || (t.count > 0 && t.minSeq != merged+1) {
+			var err error
+			if byAccount, err = readTail(ctx, tx, merged, top); err != nil {
+				return err
 			}
-			return rows.Err()
-		}()
-		if err != nil {
-			return fmt.Errorf("read history tail: %w", err)
 		}
 		accounts := make([]uuid.UUID, 0, len(byAccount))
 		for a := range byAccount {
@@ -132,6 +152,7 @@ func (l *Ledger) merge(ctx context.Context) error {
 		return err
 	}
 	l.unmerged = 0
+	l.tail.reset()
 	if moved > 0 {
 		l.stats.mu.Lock()
 		l.stats.Merges++
@@ -247,4 +268,34 @@ func (l *Ledger) historySQLite(ctx context.Context, tx *db.Tx, account uuid.UUID
 		}
 	}
 	return out, nil
+}
+
+// readTail reads the history entries of transfers with merged < seq <= top.
+func readTail(ctx context.Context, tx *db.Tx, merged, top int64) (map[uuid.UUID][]histEntry, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, debit_account_id, credit_account_id, created_at, id FROM ledger_transfers WHERE seq > $1 AND seq <= $2`, merged, top)
+	if err != nil {
+		return nil, fmt.Errorf("read history tail: %w", err)
+	}
+	defer rows.Close()
+	byAccount := map[uuid.UUID][]histEntry{}
+	var dr, cr, id []byte
+	var e histEntry
+	for rows.Next() {
+		if err := rows.Scan(&e.seq, &dr, &cr, &e.at, &id); err != nil {
+			return nil, fmt.Errorf("read history tail: %w", err)
+		}
+		if len(dr) != 16 || len(cr) != 16 || len(id) != 16 {
+			return nil, fmt.Errorf("read history tail: transfer seq %d: bad id length", e.seq)
+		}
+		copy(e.id[:], id)
+		var a uuid.UUID
+		copy(a[:], dr)
+		byAccount[a] = append(byAccount[a], e)
+		copy(a[:], cr)
+		byAccount[a] = append(byAccount[a], e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read history tail: %w", err)
+	}
+	return byAccount, nil
 }

@@ -131,6 +131,8 @@ type Ledger struct {
 	unmerged int
 	// cache holds accounts as last committed (SQLite only; nil on PostgreSQL).
 	cache *accountCache
+	// tail holds the history entries written since the last merge (SQLite; committer only).
+	tail tail
 
 	stats Stats
 }
@@ -170,7 +172,7 @@ func New(d *db.DB, opts Options) (*Ledger, error) {
 	if d.Engine == db.SQLite {
 		cache = newAccountCache()
 	}
-	return &Ledger{
+	l := &Ledger{
 		cache:    cache,
 		d:        d,
 		opts:     opts,
@@ -178,7 +180,9 @@ func New(d *db.DB, opts Options) (*Ledger, error) {
 		queue:    make(chan *call, opts.QueueLen),
 		stop:     make(chan struct{}),
 		loopDone: make(chan struct{}),
-	}, nil
+	}
+	l.tail.reset()
+	return l, nil
 }
 
 // Start merges any unmerged history (SQLite) and starts the committer and the sweep loop.
@@ -387,6 +391,9 @@ func (l *Ledger) commit(calls []*call, n int) {
 		}
 		if err == nil {
 			l.unmerged += len(b.inserts)
+			if !l.st.pg {
+				l.recordTail(b)
+			}
 			l.stats.mu.Lock()
 			l.stats.Batches++
 			l.stats.Transfers += int64(n)

@@ -94,8 +94,10 @@ func sqlSelectIn(cols, table string, n int) string {
 	return `SELECT ` + cols + ` FROM ` + table + ` WHERE id IN (` + qmarks(n) + `)`
 }
 
+// sqlInsertTransfers (SQLite) names seq explicitly: the committer assigns it, so it knows
+// which seqs its batch took (see tail in history.go).
 func sqlInsertTransfers(n int) string {
-	return `INSERT INTO ledger_transfers (` + transferCols + `) VALUES ` + valuesList(n, 11)
+	return `INSERT INTO ledger_transfers (seq, ` + transferCols + `) VALUES ` + valuesList(n, 12)
 }
 
 func sqlInsertPendings(n int) string {
@@ -398,7 +400,7 @@ func nullID(u uuid.UUID) []byte {
 // write stores what b decided: new transfers (and, on PostgreSQL, their history rows),
 // new and changed pending rows, and one update per touched account.
 func (s *store) write(ctx context.Context, tx *db.Tx, b *batch) error {
-	if err := s.insertTransfers(ctx, tx, b.inserts); err != nil {
+	if err := s.insertTransfers(ctx, tx, b.inserts, &b.firstSeq); err != nil {
 		return fmt.Errorf("insert transfers: %w", err)
 	}
 	var newP, oldP []*pend
@@ -433,7 +435,9 @@ func (s *store) write(ctx context.Context, tx *db.Tx, b *batch) error {
 
 func lessID(a, b uuid.UUID) bool { return string(a[:]) < string(b[:]) }
 
-func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer) error {
+// insertTransfers writes ts; on SQLite it sets *firstSeq to the seq of ts[0], the others
+// following in order.
+func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer, firstSeq *int64) error {
 	if len(ts) == 0 {
 		return nil
 	}
@@ -462,11 +466,16 @@ func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer) 
 		}
 		return nil
 	}
-	const cols = 11
+	var top int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
+		return fmt.Errorf("read last seq: %w", err)
+	}
+	*firstSeq = top + 1
+	const cols = 12
 	return forChunks(len(ts), func(lo, hi int) error {
 		args := make([]any, 0, (hi-lo)*cols)
-		for _, t := range ts[lo:hi] {
-			args = append(args, t.ID[:], t.DebitAccountID[:], t.CreditAccountID[:], t.CreatedAt.UnixMicro(), t.Amount,
+		for i, t := range ts[lo:hi] {
+			args = append(args, top+1+int64(lo+i), t.ID[:], t.DebitAccountID[:], t.CreditAccountID[:], t.CreatedAt.UnixMicro(), t.Amount,
 				t.Asset, t.Code, t.Ref, int64(t.Flags), nullID(t.PendingID), t.Timeout.Microseconds())
 		}
 		return s.exec(ctx, tx, sqlInsertTransfers(hi-lo), args...)
