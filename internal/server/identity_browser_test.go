@@ -24,6 +24,25 @@ func fill(t *testing.T, b *browsertest.Browser, sel, value string) {
 	}
 }
 
+// click clicks sel, retrying when the page replaced the node between finding and clicking
+// it (a navigation finishing, or a script of the page re-rendering part of it), which
+// chromedp reports as "Could not find node with given id".
+func click(t *testing.T, b *browsertest.Browser, sel string) {
+	t.Helper()
+	var err error
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithTimeout(b.Context(), b.Step)
+		err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.Screenshot("failure")
+	t.Fatalf("browser: click %s: %v (at %s)", sel, err, b.Location())
+}
+
 // The acceptance walk in a real browser: register → read the code from the dev mailbox →
 // verify → turn on 2-step (secret read from the page, code computed independently) → sign
 // out → sign in with password and code → see the device list. Screenshots of both
@@ -40,7 +59,7 @@ func TestBrowserAccountJourney(t *testing.T) {
 	b.Screenshot("01-register-en")
 	fill(t, b, "#email", email)
 	fill(t, b, "#password", password)
-	b.Click(`form[action="/register"] button[type="submit"]`)
+	click(t, b, `form[action="/register"] button[type="submit"]`)
 	b.WaitText("main h1", "Verify your email")
 	b.Screenshot("02-verify-en")
 
@@ -52,35 +71,35 @@ func TestBrowserAccountJourney(t *testing.T) {
 	}
 	b.Go("/verify-email")
 	fill(t, b, "#code", m[1])
-	b.Click(`form[action="/verify-email"] button[type="submit"]`)
+	click(t, b, `form[action="/verify-email"] button[type="submit"]`)
 	b.WaitText("main", "Your email address is verified")
 	b.Screenshot("03-account-en")
 
 	b.Go("/account/security")
-	b.Click("#enable-2fa")
+	click(t, b, "#enable-2fa")
 	b.Wait("#totp-secret")
 	b.Screenshot("04-2fa-setup-en")
 	secret := strings.TrimSpace(b.Text("#totp-secret"))
 	now := time.Now()
 	fill(t, b, "#code", totp(t, secret, now))
-	b.Click("#confirm-2fa")
+	click(t, b, "#confirm-2fa")
 	b.Wait("#recovery-codes")
 	b.Screenshot("05-recovery-codes-en")
 	if codes := strings.Fields(b.Text("#recovery-codes")); len(codes) != 10 {
 		t.Fatalf("want 10 recovery codes, got %q", codes)
 	}
 
-	b.Click("#nav-signout")
+	click(t, b, "#nav-signout")
 	b.WaitText("main", "You are signed out")
 	fill(t, b, "#email", email)
 	fill(t, b, "#password", password)
-	b.Click(`form[action="/signin"] button[type="submit"]`)
+	click(t, b, `form[action="/signin"] button[type="submit"]`)
 	b.WaitText("main h1", "2-step verification")
 	b.Screenshot("06-second-step-en")
 	// The code of the next 30-second step: the one just used to confirm is spent (each
 	// code works once), and the server accepts one step of drift.
 	fill(t, b, "#code", totp(t, secret, now.Add(30*time.Second)))
-	b.Click(`form[action="/signin/second-step"] button[type="submit"]`)
+	click(t, b, `form[action="/signin/second-step"] button[type="submit"]`)
 	b.WaitText("main h1", "My account")
 
 	b.Go("/account/security")
@@ -94,7 +113,7 @@ func TestBrowserAccountJourney(t *testing.T) {
 	b.Screenshot("07-security-en")
 
 	// The same pages in Chinese.
-	b.Click(`form[action="/lang"] button[value="zh-CN"]`)
+	click(t, b, `form[action="/lang"] button[value="zh-CN"]`)
 	b.Wait(`html[lang="zh-CN"]`)
 	b.Go("/account/security")
 	b.WaitText("main h1", "安全设置")
@@ -120,7 +139,7 @@ func TestBrowserPhoneAccountPages(t *testing.T) {
 	}
 	cancel()
 	b.Go("/")
-	b.Click(`form[action="/lang"] button[value="zh-CN"]`)
+	click(t, b, `form[action="/lang"] button[value="zh-CN"]`)
 	b.Wait(`html[lang="zh-CN"]`)
 	fits := func(name string) {
 		t.Helper()
@@ -134,7 +153,7 @@ func TestBrowserPhoneAccountPages(t *testing.T) {
 	fits("p01-register")
 	fill(t, b, "#email", email)
 	fill(t, b, "#password", password)
-	b.Click(`form[action="/register"] button[type="submit"]`)
+	click(t, b, `form[action="/register"] button[type="submit"]`)
 	b.WaitText("main h1", "验证邮箱")
 	fits("p02-verify")
 	b.Go("/account/status")
@@ -144,7 +163,7 @@ func TestBrowserPhoneAccountPages(t *testing.T) {
 	fits("p04-security")
 	b.Go("/account/freeze")
 	fill(t, b, "#reason", "手机丢了")
-	b.Click("#freeze-submit")
+	click(t, b, "#freeze-submit")
 	b.Wait("#frozen")
 	fits("p05-frozen")
 
@@ -153,13 +172,13 @@ func TestBrowserPhoneAccountPages(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		fill(t, b, "#email", email)
 		fill(t, b, "#password", "Wrong-Kettle-1!")
-		b.Click(`form[action="/signin"] button[type="submit"]`)
+		click(t, b, `form[action="/signin"] button[type="submit"]`)
 		b.Wait(".alert-error")
 		b.Go("/signin")
 	}
 	fill(t, b, "#email", email)
 	fill(t, b, "#password", password)
-	b.Click(`form[action="/signin"] button[type="submit"]`)
+	click(t, b, `form[action="/signin"] button[type="submit"]`)
 	b.WaitText(".alert-error", "锁定至")
 	fits("p06-locked")
 	if href := b.Attr(`.alert-error a.button`, "href"); href != "/forgot-password" {

@@ -114,7 +114,13 @@ func (u *UI) agentDone(w http.ResponseWriter, r *http.Request, p *authn.Principa
 		u.renderAgent(w, r, p, email, st, status)
 		return
 	}
-	redirectDone(w, r, "/agent?email="+url.QueryEscape(email), done)
+	// Back to the page the form was on: /agent, or /agent/accounts when the agent
+	// console owns /agent.
+	back := "/agent"
+	if r.PostForm.Get("back") == "/agent/accounts" {
+		back = "/agent/accounts"
+	}
+	redirectDone(w, r, back+"?email="+url.QueryEscape(email), done)
 }
 
 // agentDocument shows the file of a pending document: only documents in the review queue
