@@ -83,7 +83,7 @@ type Options struct {
 	// SweepLimit caps holds expired per sweep transaction (1,000).
 	SweepLimit int
 	// MergeEvery (SQLite) is how many unmerged transfers trigger a history merge
-	// (65,536).
+	// (32,768): bounds the tail a history lookup scans.
 	MergeEvery int
 	Logger     *slog.Logger
 }
@@ -102,7 +102,7 @@ func (o *Options) defaults() {
 		o.SweepLimit = 1000
 	}
 	if o.MergeEvery <= 0 {
-		o.MergeEvery = 65536
+		o.MergeEvery = 32768
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
