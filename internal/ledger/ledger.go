@@ -382,6 +382,15 @@ func (l *Ledger) commit(calls []*call, n int) {
 			if err != nil {
 				return err
 			}
+			if !opts.checkExisting {
+				// A stored transfer sent again must answer Exists even when it would now
+				// fail (funds spent, pending already posted by it): the unique index only
+				// catches the ones that would succeed. Failures are rare, so look up
+				// just those.
+				if err := l.recheckFailures(ctx, tx, calls); err != nil {
+					return err
+				}
+			}
 			return l.st.write(ctx, tx, b)
 		})
 		if err == nil && opts.useCache {
@@ -403,7 +412,7 @@ func (l *Ledger) commit(calls []*call, n int) {
 			}
 			return
 		}
-		if !db.IsUniqueViolation(err) {
+		if !db.IsUniqueViolation(err) && !errors.Is(err, errRecheck) {
 			break
 		}
 		l.stats.mu.Lock()
@@ -425,6 +434,31 @@ func (l *Ledger) commit(calls []*call, n int) {
 }
 
 // decide loads what the calls touch and applies them in memory, filling their results.
+// errRecheck asks commit to run the batch again with existing ids looked up.
+var errRecheck = errors.New("ledger: batch holds ids already stored")
+
+func (l *Ledger) recheckFailures(ctx context.Context, tx *db.Tx, calls []*call) error {
+	var ids []uuid.UUID
+	for _, c := range calls {
+		for i, r := range c.results {
+			if r.Code != OK && c.transfers[i].ID != uuid.Nil {
+				ids = append(ids, c.transfers[i].ID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	found := map[uuid.UUID]*Transfer{}
+	if err := l.st.loadTransfers(ctx, tx, dedupe(ids), found); err != nil {
+		return err
+	}
+	if len(found) > 0 {
+		return errRecheck
+	}
+	return nil
+}
+
 type decideOpts struct {
 	// checkExisting looks up the batch's transfer ids; without it duplicates of stored
 	// transfers are left to the unique index (and a retry with the check).

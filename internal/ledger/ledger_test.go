@@ -216,6 +216,8 @@ func TestResultCodes(t *testing.T) {
 		h.expect(xfer(a, b, 900), ledger.OK)
 		h.sums(a, 0, 1000, 0, 1000)
 		h.expect(xfer(a, b, 1), ledger.InsufficientFunds)
+		// A stored transfer sent again answers Exists even though it would now fail.
+		h.expect(ok, ledger.Exists)
 
 		// Flags: blocked and closed accounts.
 		frozen := h.account("CNY", ledger.DebitsBlocked)
@@ -246,6 +248,7 @@ func TestResultCodes(t *testing.T) {
 		post.Amount = 50
 		h.expect(post, ledger.OK)
 		h.expect(ledger.Transfer{ID: id(), Flags: ledger.PostPending, PendingID: hold.ID}, ledger.PendingAlreadyPosted)
+		h.expect(post, ledger.Exists) // the post itself, sent again
 		h.expect(ledger.Transfer{ID: id(), Flags: ledger.VoidPending, PendingID: hold.ID}, ledger.PendingAlreadyPosted)
 		hold2 := xfer(b, a, 10)
 		hold2.Flags = ledger.Pending
