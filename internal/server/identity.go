@@ -14,9 +14,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
+	"okpay/internal/api"
 	"okpay/internal/apperr"
 	"okpay/internal/db"
 	"okpay/internal/identity"
@@ -249,4 +251,28 @@ func OpenIdentity(ctx context.Context, cfg Config) (*identity.Service, *db.DB, e
 		return nil, nil, fmt.Errorf("identity: %w", err)
 	}
 	return svc, d, nil
+}
+
+// accountsAPI is what the JSON API's account resources need. It owns the Idempotency-Key
+// store and runs its hourly purge, so stored responses do not pile up.
+func (a *App) accountsAPI(svc *identity.Service, docs *DocumentStore) *api.Accounts {
+	idem := &api.Idempotency{DB: a.DB, Lock: 30 * time.Second, Keep: 24 * time.Hour}
+	a.Go("idempotency-purge", func(ctx context.Context) {
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				// Every node may purge: deleting expired rows twice is harmless.
+				if n, err := idem.Purge(ctx); err != nil && ctx.Err() == nil {
+					a.Log.Warn("idempotency purge", "err", err)
+				} else if n > 0 {
+					a.Log.Debug("idempotency purge", "deleted", n)
+				}
+			}
+		}
+	})
+	return &api.Accounts{Service: svc, Documents: docs, Idempotency: idem}
 }

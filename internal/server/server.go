@@ -147,8 +147,7 @@ func (a *App) build() error {
 		return err
 	}
 	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock, Help: helpCenter, Support: a.Support.api(), Tickets: a.Tickets,
-		Accounts: &api.Accounts{Service: idsvc, Documents: docs,
-			Idempotency: &api.Idempotency{DB: a.DB, Lock: 30 * time.Second, Keep: 24 * time.Hour}}})
+		Accounts: a.accountsAPI(idsvc, docs)})
 	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Help: helpCenter, Support: a.Support.web(), Tickets: a.Tickets,
 		Mailbox: func(ctx context.Context, to string, limit int) ([]notify.Mail, error) {
 			return notify.ListMail(ctx, a.DB, to, limit)
