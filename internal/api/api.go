@@ -28,6 +28,8 @@ type Deps struct {
 	Support *SupportLive
 	// Tickets serves /contact, tickets and the agents' ticket queue; nil leaves them out.
 	Tickets *tickets.Service
+	// Console serves the troubleshooter (/fix…) and the agent console; nil leaves them out.
+	Console *Console
 }
 
 // API is the JSON API.
@@ -54,6 +56,10 @@ func New(deps Deps) *API {
 	if deps.Tickets != nil {
 		a.contactRoutes()
 		a.ticketRoutes()
+	}
+	if deps.Console != nil {
+		a.fixRoutes()
+		a.consoleRoutes()
 	}
 	return a
 }

@@ -146,13 +146,17 @@ func (a *App) build() error {
 	if a.Support, err = a.buildSupportLive(a.Tickets); err != nil {
 		return err
 	}
+	sc, err := a.buildConsole()
+	if err != nil {
+		return err
+	}
 	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock, Help: helpCenter, Support: a.Support.api(), Tickets: a.Tickets,
-		Accounts: a.accountsAPI(idsvc, docs)})
+		Accounts: a.accountsAPI(idsvc, docs), Console: sc.api()})
 	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Help: helpCenter, Support: a.Support.web(), Tickets: a.Tickets,
 		Mailbox: func(ctx context.Context, to string, limit int) ([]notify.Mail, error) {
 			return notify.ListMail(ctx, a.DB, to, limit)
 		},
-		Accounts: &web.Accounts{Service: idsvc, Documents: docs}})
+		Accounts: &web.Accounts{Service: idsvc, Documents: docs}, Console: sc.web()})
 	if err != nil {
 		return fmt.Errorf("web UI: %w", err)
 	}

@@ -17,7 +17,11 @@ import (
 // checks every permission; the role gate here only keeps the page from customers.
 
 func (u *UI) agentRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /agent", u.staff(u.agentPage))
+	mux.HandleFunc("GET /agent/accounts", u.staff(u.agentPage))
+	if u.cfg.Console == nil || u.cfg.Console.Console == nil {
+		// Without the agent console (agent_console.go), /agent is this page.
+		mux.HandleFunc("GET /agent", u.staff(u.agentPage))
+	}
 	mux.Handle("POST /agent/users/{id}/unlock", u.post(u.staff(u.agentUnlock)))
 	mux.Handle("POST /agent/users/{id}/unfreeze", u.post(u.staff(u.agentUnfreeze)))
 	mux.HandleFunc("GET /agent/documents/{id}/file", u.staff(u.agentDocument))

@@ -53,6 +53,9 @@ type Config struct {
 	Tickets *tickets.Service
 	// Support serves live chat, announcements and the inbox; nil leaves them out.
 	Support *SupportLive
+	// Console serves the troubleshooter (/fix…) and the agent console (/agent…); nil
+	// leaves them out.
+	Console *Console
 }
 
 // UI serves the web pages. Create it with New.

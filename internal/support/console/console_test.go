@@ -18,6 +18,7 @@ import (
 	"okpay/internal/ledger"
 	"okpay/internal/notify"
 	"okpay/internal/support/troubleshoot"
+	"okpay/internal/support/troubleshoot/walletsrc"
 	"okpay/internal/wallet"
 )
 
@@ -62,7 +63,7 @@ func newEnv(t *testing.T, eng db.Engine) *env {
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts, err := troubleshoot.New(troubleshoot.Config{Identity: ids, Wallet: troubleshoot.WalletSource{W: w}, Now: clock.Now})
+	ts, err := troubleshoot.New(troubleshoot.Config{Identity: ids, Wallet: walletsrc.WalletSource{W: w}, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
