@@ -145,8 +145,8 @@ type consoleDiag struct {
 	NeedsPerson                             bool
 	// Labels, translated here because the shared block has no View to call T on.
 	LNeeds, LNext, LRelated string
-	Related                                 []string
-	Facts                                   []consoleFact
+	Related                 []string
+	Facts                   []consoleFact
 }
 
 type consoleFact struct{ Key, Value string }
