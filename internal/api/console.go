@@ -61,7 +61,9 @@ func (a *API) consoleRoutes() {
 				h(w, r, consoleAgentOf(r, p))
 			})
 	}
-	mut := func(h func(http.ResponseWriter, *http.Request, console.Agent)) http.HandlerFunc { return a.idemOpt(staff(h)) }
+	mut := func(h func(http.ResponseWriter, *http.Request, console.Agent)) http.HandlerFunc {
+		return a.idemOpt(staff(h))
+	}
 	denied := []string{apperr.CodeUnauthenticated, apperr.CodeForbidden}
 	notFound := append(denied, console.CodeNoCustomer)
 
