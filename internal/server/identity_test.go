@@ -245,7 +245,12 @@ func TestNoSecretsInLogs(t *testing.T) {
 	form("/reset-password", url.Values{"email": {"tess@example.com"}, "code": {"123456"}, "password": {pw1}}, "")
 	in.plainText(t, "tess@example.com", "verification") // SMTP deliveries went through the log path too
 
-	time.Sleep(300 * time.Millisecond) // let the outbox worker log its last deliveries
+	// Wait for the outbox worker to reach the SMS (it logs the non-delivery), then a little
+	// more for its last log lines.
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && !strings.Contains(logs.String(), "SMS not delivered"); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
 	out := logs.String()
 	if n := strings.Count(out, "msg=request"); n < 20 {
 		t.Errorf("only %d requests logged: is the log captured?", n)
