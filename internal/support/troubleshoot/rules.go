@@ -1,6 +1,7 @@
 package troubleshoot
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -152,13 +153,32 @@ func anyString(v any) string {
 	}
 }
 
-// when formats t as "15:04" when it is today in the user's zone, else "2006-01-02 15:04".
-func when(s *Snapshot, t time.Time) string {
+// when phrases t in the user's zone for a sentence that reads "at {t}", "until {t}" or
+// "by {t}": "14:32 today (UTC+8)" or "14:32 on 2026-11-20 (UTC+8)"; in Chinese
+// "今天 14:32（UTC+8）".
+func when(s *Snapshot, t time.Time) Text {
 	lt, ln := t.In(s.Loc), s.Now.In(s.Loc)
-	if lt.Year() == ln.Year() && lt.YearDay() == ln.YearDay() {
-		return lt.Format("15:04")
+	_, off := lt.Zone()
+	zone := "UTC"
+	if off != 0 {
+		zone = fmt.Sprintf("UTC%+d", off/3600)
+		if m := (off % 3600) / 60; m != 0 {
+			zone += fmt.Sprintf(":%02d", abs(m))
+		}
 	}
-	return lt.Format("2006-01-02 15:04")
+	hm := lt.Format("15:04")
+	if lt.Year() == ln.Year() && lt.YearDay() == ln.YearDay() {
+		return Text{En: hm + " today (" + zone + ")", Zh: "今天 " + hm + "（" + zone + "）"}
+	}
+	day := lt.Format("2006-01-02")
+	return Text{En: hm + " on " + day + " (" + zone + ")", Zh: day + " " + hm + "（" + zone + "）"}
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 func article(code string) string {
@@ -196,7 +216,7 @@ func frozenByStaff(s *Snapshot) *Diagnosis {
 	if it == nil {
 		return nil
 	}
-	return staffHold(s, it, txt("OKPay {by} froze your account on {since}: {reason}. No money can leave it; money can still come in.",
+	return staffHold(s, it, txt("OKPay {by} froze your account at {since}: {reason}. No money can leave it; money can still come in.",
 		"OKPay {by}已于 {since} 冻结您的账户：{reason}。资金无法转出，但仍可收款。",
 		"by", byText(it.By), "since", when(s, it.Since), "reason", reasonOf(it)))
 }
@@ -206,7 +226,7 @@ func restricted(s *Snapshot) *Diagnosis {
 	if it == nil {
 		return nil
 	}
-	return staffHold(s, it, txt("A risk review restricted {scopes} on your account on {since}: {reason}.",
+	return staffHold(s, it, txt("A risk review restricted {scopes} on your account at {since}: {reason}.",
 		"风控审核已于 {since} 限制您账户的{scopes}：{reason}。",
 		"scopes", scopesText(it.Scopes), "since", when(s, it.Since), "reason", reasonOf(it)))
 }
@@ -237,7 +257,7 @@ func frozenByOwner(s *Snapshot) *Diagnosis {
 		return nil
 	}
 	d := &Diagnosis{
-		Cause: txt("You froze your account on {since}, so no money can leave it. You can unfreeze it yourself with your password and 2-step code (or an emailed code).",
+		Cause: txt("You froze your account at {since}, so no money can leave it. You can unfreeze it yourself with your password and 2-step code (or an emailed code).",
 			"您已于 {since} 冻结了自己的账户，因此资金无法转出。您可以使用密码和两步验证码（或邮件验证码）自行解冻。",
 			"since", when(s, it.Since)),
 		Step:  Step{Action: ActionUnfreeze, Article: "account-frozen"},
@@ -422,7 +442,7 @@ func codeMessage(code string) Text {
 
 // byFailureCode explains a failed movement by its failure code.
 func byFailureCode(s *Snapshot, a *Activity) *Diagnosis {
-	head := txt("Your {kind} of {amount} on {date} (reference {ref}) failed: {why}", "您于 {date} 的一笔 {amount} {kind}（参考号 {ref}）失败：{why}",
+	head := txt("Your {kind} of {amount} at {date} (reference {ref}) failed: {why}", "您于 {date} 的一笔 {amount} {kind}（参考号 {ref}）失败：{why}",
 		"kind", kindText(a.Type), "amount", a.Amount+" "+a.Asset, "date", when(s, a.CreatedAt), "ref", a.Ref, "why", codeMessage(a.FailureCode))
 	d := &Diagnosis{Related: []string{a.Ref}, Facts: map[string]string{"failure_code": a.FailureCode, "activity_type": a.Type,
 		"activity_status": a.Status, "amount": a.Amount + " " + a.Asset}}

@@ -56,7 +56,7 @@ func TestRules(t *testing.T) {
 		person, offer bool
 		causeHas      string
 	}{
-		{"locked", ProblemSignIn, with(func(s *Snapshot) { s.Items = []identity.StatusItem{lockedItem} }), "account.locked", ActionResetPassword, false, false, "14:10"},
+		{"locked", ProblemSignIn, with(func(s *Snapshot) { s.Items = []identity.StatusItem{lockedItem} }), "account.locked", ActionResetPassword, false, false, "14:10 today"},
 		{"signin restricted", ProblemSignIn, with(func(s *Snapshot) {
 			s.Items = []identity.StatusItem{{Kind: identity.StatusRestricted, Scopes: []identity.Scope{identity.ScopeSignIn}, Reason: "KYC"}}
 		}), "account.signin_restricted", ActionOpenTicket, true, true, "KYC"},
@@ -66,14 +66,14 @@ func TestRules(t *testing.T) {
 			"account.frozen_by_staff", ActionOpenTicket, true, true, "card fraud report"},
 		{"owner freeze", ProblemRestricted, with(func(s *Snapshot) { s.Items = []identity.StatusItem{ownerFreeze} }), "account.frozen_by_owner", ActionUnfreeze, false, false, "You froze"},
 		{"timed restriction waits", ProblemRestricted, with(func(s *Snapshot) { s.Items = []identity.StatusItem{timedRestriction} }),
-			"account.restricted", ActionWaitUntil, false, true, "16:00"},
+			"account.restricted", ActionWaitUntil, false, true, "16:00 today"},
 		{"nothing restricted", ProblemRestricted, base(), "account.unrestricted", ActionRetry, false, false, "Nothing limits"},
 		{"email verified", ProblemNoEmail, base(), "email.verified", ActionNone, false, false, "already verified"},
 		{"email resend", ProblemNoEmail, with(func(s *Snapshot) { s.EmailVerified = false }), "email.resend", ActionResendEmail, false, false, "spam"},
 		{"maintenance first", ProblemPayment, with(func(s *Snapshot) {
 			s.MaintenanceUntil = testNow.Add(30 * time.Minute)
 			s.Activity = []Activity{act("payment", "failed", "insufficient_funds", time.Hour)}
-		}), "maintenance", ActionWaitUntil, false, false, "14:30"},
+		}), "maintenance", ActionWaitUntil, false, false, "14:30 today"},
 		{"insufficient funds", ProblemPayment, with(func(s *Snapshot) { s.Activity = []Activity{act("payment", "failed", "insufficient_funds", time.Hour)} }),
 			"payment.failed_activity", ActionTopUp, false, false, "Top up"},
 		{"expired card top-up", ProblemPayment, with(func(s *Snapshot) { s.Activity = []Activity{act("top_up", "failed", "card_expired", time.Hour)} }),
@@ -215,10 +215,14 @@ func TestSuggest(t *testing.T) {
 
 func TestWhen(t *testing.T) {
 	s := base()
-	if got := when(s, testNow.Add(time.Hour)); got != "15:00" {
-		t.Errorf("today = %q", got)
+	if got := when(s, testNow.Add(time.Hour)); got.En != "15:00 today (UTC+8)" || got.Zh != "今天 15:00（UTC+8）" {
+		t.Errorf("today = %+v", got)
 	}
-	if got := when(s, testNow.Add(24*time.Hour)); got != "2026-11-22 14:00" {
-		t.Errorf("tomorrow = %q", got)
+	if got := when(s, testNow.Add(24*time.Hour)); got.En != "14:00 on 2026-11-22 (UTC+8)" || got.Zh != "2026-11-22 14:00（UTC+8）" {
+		t.Errorf("tomorrow = %+v", got)
+	}
+	s.Loc = time.UTC
+	if got := when(s, testNow); got.En != "06:00 today (UTC)" {
+		t.Errorf("utc = %+v", got)
 	}
 }
