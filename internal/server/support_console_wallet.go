@@ -2,10 +2,17 @@ package server
 
 import "okpay/internal/support/troubleshoot"
 
-// consoleWallet is the wallet source of the troubleshooter. The wallet service is not
-// wired into the server yet; until it is, money problems are answered from the account
-// status alone and say honestly that the history could not be read.
+// consoleWalletHook gives the troubleshooter a wallet source while the server builds no
+// wallet of its own yet; tests set it. Once the server wires the wallet, consoleWallet
+// returns walletsrc.WalletSource over it and the hook goes.
+var consoleWalletHook func(a *App) troubleshoot.Wallet
+
+// consoleWallet is the wallet source of the troubleshooter: nil (answers from the account
+// status alone, saying honestly that the history could not be read) until the server
+// wires the wallet.
 func consoleWallet(a *App) troubleshoot.Wallet {
-	_ = a
+	if consoleWalletHook != nil {
+		return consoleWalletHook(a)
+	}
 	return nil
 }
