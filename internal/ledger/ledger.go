@@ -367,10 +367,11 @@ func (l *Ledger) commit(calls []*call, n int) {
 	for attempt := 0; attempt < maxBatchAttempts; attempt++ {
 		var b *batch
 		var gen uint64
-		// On SQLite the first attempt does not look up the batch's ids: the unique index
-		// refuses a duplicate anyway, and duplicates are rare (retries), so paying one
-		// failed attempt for them is cheaper than an index probe per transfer.
-		opts := decideOpts{checkExisting: l.st.pg || attempt > 0, useCache: l.cache != nil}
+		// The first attempt does not look up the batch's ids: the unique index refuses a
+		// duplicate anyway, and duplicates are rare (retries), so paying one failed
+		// attempt for them is cheaper than an index probe per transfer on SQLite and a
+		// round trip per batch on PostgreSQL.
+		opts := decideOpts{checkExisting: attempt > 0, useCache: l.cache != nil}
 		err = l.d.InTx(ctx, func(tx *db.Tx) error {
 			var err error
 			if opts.useCache {

@@ -400,6 +400,9 @@ func nullID(u uuid.UUID) []byte {
 // write stores what b decided: new transfers (and, on PostgreSQL, their history rows),
 // new and changed pending rows, and one update per touched account.
 func (s *store) write(ctx context.Context, tx *db.Tx, b *batch) error {
+	if s.pg {
+		return s.writePG(ctx, tx, b)
+	}
 	if err := s.insertTransfers(ctx, tx, b.inserts, &b.firstSeq); err != nil {
 		return fmt.Errorf("insert transfers: %w", err)
 	}
@@ -441,31 +444,6 @@ func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer, 
 	if len(ts) == 0 {
 		return nil
 	}
-	if s.pg {
-		n := len(ts)
-		ids, drs, crs, pids := make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
-		created, amounts, timeouts := make([]int64, n), make([]int64, n), make([]int64, n)
-		assets, refs := make([]string, n), make([]string, n)
-		codes, flags := make([]int32, n), make([]int32, n)
-		for i, t := range ts {
-			ids[i], drs[i], crs[i], pids[i] = t.ID[:], t.DebitAccountID[:], t.CreditAccountID[:], nullID(t.PendingID)
-			created[i], amounts[i], timeouts[i] = t.CreatedAt.UnixMicro(), t.Amount, t.Timeout.Microseconds()
-			assets[i], refs[i], codes[i], flags[i] = t.Asset, t.Ref, t.Code, int32(t.Flags)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_transfers (`+transferCols+`)
-			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::text[], $7::int4[], $8::text[], $9::int4[], $10::bytea[], $11::int8[])`,
-			ids, drs, crs, created, amounts, assets, codes, refs, flags, pids, timeouts); err != nil {
-			return err
-		}
-		// Both sides' history rows, in one statement.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_history (account_id, created_at, transfer_id)
-			SELECT a, c, i FROM unnest($1::bytea[], $2::int8[], $3::bytea[]) AS v(a, c, i)
-			UNION ALL SELECT a, c, i FROM unnest($4::bytea[], $2::int8[], $3::bytea[]) AS w(a, c, i)`,
-			drs, created, ids, crs); err != nil {
-			return fmt.Errorf("history: %w", err)
-		}
-		return nil
-	}
 	var top int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
 		return fmt.Errorf("read last seq: %w", err)
@@ -482,24 +460,13 @@ func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer, 
 	})
 }
 
+// insertPendings, updatePendings and updateAccounts are SQLite's; PostgreSQL writes a batch
+// with writePG.
 func (s *store) insertPendings(ctx context.Context, tx *db.Tx, ps []*pend) error {
 	if len(ps) == 0 {
 		return nil
 	}
 	const cols = 8
-	if s.pg {
-		n := len(ps)
-		ids, drs, crs, rbs := make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
-		amounts, expires, states, rats := make([]int64, n), make([]int64, n), make([]int32, n), make([]int64, n)
-		for i, p := range ps {
-			ids[i], drs[i], crs[i], rbs[i] = p.id[:], p.debit[:], p.credit[:], nullID(p.resolvedBy)
-			amounts[i], expires[i], states[i], rats[i] = p.amount, p.expiresAt, int32(p.state), p.resolvedAt
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO ledger_pending (`+pendingCols+`)
-			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::int2[], $7::bytea[], $8::int8[])`,
-			ids, drs, crs, amounts, expires, states, rbs, rats)
-		return err
-	}
 	return forChunks(len(ps), func(lo, hi int) error {
 		args := make([]any, 0, (hi-lo)*cols)
 		for _, p := range ps[lo:hi] {
@@ -523,19 +490,6 @@ func (s *store) updateAccounts(ctx context.Context, tx *db.Tx, as []*acct) error
 	if len(as) == 0 {
 		return nil
 	}
-	if s.pg {
-		n := len(as)
-		ids := make([][]byte, n)
-		dp, dpo, cp, cpo := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		for i, a := range as {
-			ids[i], dp[i], dpo[i], cp[i], cpo[i] = a.ID[:], a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE ledger_accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,
-			credits_pending = v.cp, credits_posted = v.cpo
-			FROM unnest($1::bytea[], $2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS v(id, dp, dpo, cp, cpo)
-			WHERE a.id = v.id`, ids, dp, dpo, cp, cpo)
-		return err
-	}
 	const cols = 5
 	return forChunks(len(as), func(lo, hi int) error {
 		args := make([]any, 0, (hi-lo)*cols)
@@ -544,4 +498,72 @@ func (s *store) updateAccounts(ctx context.Context, tx *db.Tx, as []*acct) error
 		}
 		return s.exec(ctx, tx, sqlUpdateAccounts(hi-lo), args...)
 	})
+}
+
+// writePG writes a whole batch in one statement: every write is a data-modifying CTE fed by
+// arrays. Under load each round trip to PostgreSQL cost more than the statements (server
+// time was a third of the batch), so one round trip replaces five.
+func (s *store) writePG(ctx context.Context, tx *db.Tx, b *batch) error {
+	n := len(b.inserts)
+	ids, drs, crs, pids := make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	created, amounts, timeouts := make([]int64, n), make([]int64, n), make([]int64, n)
+	assets, refs := make([]string, n), make([]string, n)
+	codes, flags := make([]int32, n), make([]int32, n)
+	for i, t := range b.inserts {
+		ids[i], drs[i], crs[i], pids[i] = t.ID[:], t.DebitAccountID[:], t.CreditAccountID[:], nullID(t.PendingID)
+		created[i], amounts[i], timeouts[i] = t.CreatedAt.UnixMicro(), t.Amount, t.Timeout.Microseconds()
+		assets[i], refs[i], codes[i], flags[i] = t.Asset, t.Ref, t.Code, int32(t.Flags)
+	}
+	var np, up []*pend
+	for _, p := range b.pendings {
+		switch {
+		case p.isNew:
+			np = append(np, p)
+		case p.dirty:
+			up = append(up, p)
+		}
+	}
+	pIDs, pDrs, pCrs, pRbs := make([][]byte, len(np)), make([][]byte, len(np)), make([][]byte, len(np)), make([][]byte, len(np))
+	pAmounts, pExpires, pStates, pRats := make([]int64, len(np)), make([]int64, len(np)), make([]int32, len(np)), make([]int64, len(np))
+	for i, p := range np {
+		pIDs[i], pDrs[i], pCrs[i], pRbs[i] = p.id[:], p.debit[:], p.credit[:], nullID(p.resolvedBy)
+		pAmounts[i], pExpires[i], pStates[i], pRats[i] = p.amount, p.expiresAt, int32(p.state), p.resolvedAt
+	}
+	uIDs, uRbs, uStates, uRats := make([][]byte, len(up)), make([][]byte, len(up)), make([]int32, len(up)), make([]int64, len(up))
+	for i, p := range up {
+		uIDs[i], uRbs[i], uStates[i], uRats[i] = p.id[:], nullID(p.resolvedBy), int32(p.state), p.resolvedAt
+	}
+	var accts []*acct
+	for _, a := range b.accounts {
+		if a.dirty {
+			accts = append(accts, a)
+		}
+	}
+	sort.Slice(accts, func(i, j int) bool { return lessID(accts[i].ID, accts[j].ID) })
+	aIDs := make([][]byte, len(accts))
+	dp, dpo, cp, cpo := make([]int64, len(accts)), make([]int64, len(accts)), make([]int64, len(accts)), make([]int64, len(accts))
+	for i, a := range accts {
+		aIDs[i], dp[i], dpo[i], cp[i], cpo[i] = a.ID[:], a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted
+	}
+	_, err := tx.ExecContext(ctx, `WITH
+		t AS (INSERT INTO ledger_transfers (`+transferCols+`)
+			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::text[], $7::int4[], $8::text[], $9::int4[], $10::bytea[], $11::int8[])),
+		h AS (INSERT INTO ledger_history (account_id, created_at, transfer_id)
+			SELECT a, c, i FROM unnest($2::bytea[], $4::int8[], $1::bytea[]) AS v(a, c, i)
+			UNION ALL SELECT a, c, i FROM unnest($3::bytea[], $4::int8[], $1::bytea[]) AS w(a, c, i)),
+		np AS (INSERT INTO ledger_pending (`+pendingCols+`)
+			SELECT * FROM unnest($12::bytea[], $13::bytea[], $14::bytea[], $15::int8[], $16::int8[], $17::int2[], $18::bytea[], $19::int8[])),
+		up AS (UPDATE ledger_pending AS p SET state = u.state, resolved_by = u.rb, resolved_at = u.rat
+			FROM unnest($20::bytea[], $21::int2[], $22::bytea[], $23::int8[]) AS u(id, state, rb, rat) WHERE p.id = u.id),
+		acc AS (UPDATE ledger_accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo
+			FROM unnest($24::bytea[], $25::int8[], $26::int8[], $27::int8[], $28::int8[]) AS v(id, dp, dpo, cp, cpo) WHERE a.id = v.id)
+		SELECT 1`,
+		ids, drs, crs, created, amounts, assets, codes, refs, flags, pids, timeouts,
+		pIDs, pDrs, pCrs, pAmounts, pExpires, pStates, pRbs, pRats,
+		uIDs, uStates, uRbs, uRats,
+		aIDs, dp, dpo, cp, cpo)
+	if err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	return nil
 }
