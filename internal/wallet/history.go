@@ -185,6 +185,12 @@ func parseCursor(s string) (cursor, error) {
 // one index range in order and stops after limit matches. Several types or statuses
 // become a UNION ALL of per-value walks, each limited, merged and cut again.
 func (c *compiled) query(engine db.Engine, cols, userID string, cur cursor, limit int) (string, []any) {
+	// Both engines seek the index with the row-value bound only: a cursor later than the
+	// filter's end would make them walk down to it row by row. (to, "") is the same bound
+	// as created_at < to, because every id sorts after "".
+	if cur.at >= c.to {
+		cur = cursor{at: c.to, id: ""}
+	}
 	args := []any{userID, cur.at, cur.id}
 	// Time bounds only when given: an always-present range on created_at makes SQLite
 	// prefer the (user, time) index over the filter's own.
