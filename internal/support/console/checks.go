@@ -163,7 +163,14 @@ func (s *Service) facts(ctx context.Context, customerID string) (*facts, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &facts{user: u, cards: snap.Cards, known: snap.Known.Cards, acts: snap.Activity}, nil
+	f := &facts{user: u, known: snap.Known.Cards, acts: snap.Activity}
+	for _, c := range snap.Cards {
+		// Only a verified card proves anything: its holder read the bank's code.
+		if c.Verified {
+			f.cards = append(f.cards, c)
+		}
+	}
+	return f, nil
 }
 
 func (f *facts) availability() []Availability {

@@ -76,6 +76,7 @@ var rules = map[string][]rule{
 		{"card.expired", cardExpired},
 		{"card.expiring", cardExpiring},
 		{"card.failed_recently", cardFailedRecently},
+		{"card.verification_failed", cardVerificationFailed},
 		{"card.change", cardChange},
 	},
 	ProblemAutoPay: {
@@ -783,7 +784,7 @@ func cardExpired(s *Snapshot) *Diagnosis {
 		return nil
 	}
 	for _, c := range s.Cards {
-		if !s.Now.Before(c.ExpiresAt(s.Loc)) {
+		if c.FailureCode == "" && !s.Now.Before(c.ExpiresAt(s.Loc)) {
 			return &Diagnosis{
 				Cause: txt("Your {brand} card ending {last4} expired at the end of {mm}/{yy}. Add the card that replaced it, then remove the old one.",
 					"您尾号 {last4} 的 {brand} 卡已于 {mm}/{yy} 月底过期。请绑定替换后的新卡，再删除旧卡。",
@@ -801,7 +802,7 @@ func cardExpiring(s *Snapshot) *Diagnosis {
 		return nil
 	}
 	for _, c := range s.Cards {
-		if end := c.ExpiresAt(s.Loc); end.Sub(s.Now) < 31*24*time.Hour {
+		if end := c.ExpiresAt(s.Loc); c.FailureCode == "" && end.Sub(s.Now) < 31*24*time.Hour {
 			return &Diagnosis{
 				Cause: txt("Your {brand} card ending {last4} expires at the end of {mm}/{yy}. Add the new card now so top-ups and withdrawals keep working.",
 					"您尾号 {last4} 的 {brand} 卡将于 {mm}/{yy} 月底过期。请现在绑定新卡，以免影响充值和提现。",
@@ -822,6 +823,34 @@ func cardFailedRecently(s *Snapshot) *Diagnosis {
 		return nil
 	}
 	return byFailureCode(s, a)
+}
+
+// cardVerificationFailed: the bank refused the small verification charge, so the card was
+// never usable.
+func cardVerificationFailed(s *Snapshot) *Diagnosis {
+	if !s.Known.Cards {
+		return nil
+	}
+	for _, c := range s.Cards {
+		if c.FailureCode == "" {
+			continue
+		}
+		return &Diagnosis{
+			Cause: txt("Your {brand} card ending {last4} could not be verified: {why} Add another card (or the one that replaced it), then remove this one.",
+				"您尾号 {last4} 的 {brand} 卡未能通过验证：{why}请绑定其他银行卡（或替换后的新卡），再删除这张卡。",
+				"brand", c.Brand, "last4", c.Last4, "why", codeMessage(c.FailureCode)),
+			Step:  Step{Action: ActionChangeCard, Article: firstNonEmpty(article(c.FailureCode), "change-bank-card")},
+			Facts: map[string]string{"card_last4": c.Last4, "failure_code": c.FailureCode},
+		}
+	}
+	return nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func cardChange(s *Snapshot) *Diagnosis {
@@ -958,7 +987,7 @@ func Suggest(s *Snapshot) []Suggestion {
 	}
 	if s.Known.Cards {
 		for _, c := range s.Cards {
-			if !s.Now.Before(c.ExpiresAt(s.Loc)) {
+			if c.FailureCode == "" && !s.Now.Before(c.ExpiresAt(s.Loc)) {
 				add(ProblemCard, txt("Your card ending {last4} has expired.", "您尾号 {last4} 的卡已过期。", "last4", c.Last4))
 				break
 			}

@@ -128,6 +128,9 @@ func TestRules(t *testing.T) {
 			"card.expired", ActionChangeCard, false, false, "0069"},
 		{"card expiring", ProblemCard, with(func(s *Snapshot) { s.Cards = []Card{{Brand: "visa", Last4: "4242", ExpMonth: 11, ExpYear: 2026}} }),
 			"card.expiring", ActionChangeCard, false, false, "expires"},
+		{"card refused at verification", ProblemCard, with(func(s *Snapshot) {
+			s.Cards = []Card{{Brand: "visa", Last4: "9979", ExpMonth: 12, ExpYear: 2030, FailureCode: "card_reported_stolen"}}
+		}), "card.verification_failed", ActionChangeCard, false, false, "could not be verified"},
 		{"change card", ProblemCard, with(func(s *Snapshot) { s.Known.Cards = false }), "card.change", ActionChangeCard, false, false, "yourself"},
 		{"no automatic payments", ProblemAutoPay, base(), "autopay.none", ActionOpenArticle, false, true, "not take automatic"},
 		{"repeated charges", ProblemAutoPay, with(func(s *Snapshot) {

@@ -99,6 +99,8 @@ type Card struct {
 	ExpMonth int
 	ExpYear  int
 	Verified bool
+	// FailureCode is why the bank refused to verify the card ("" unless it did).
+	FailureCode string
 }
 
 // ExpiresAt is the first instant the card no longer works: the start of the month after

@@ -84,11 +84,15 @@ func (ws WalletSource) Fill(ctx context.Context, s *troubleshoot.Snapshot) error
 		return fmt.Errorf("cards: %w", err)
 	}
 	for _, c := range cards {
+		tc := troubleshoot.Card{ID: c.ID, Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear,
+			Verified: c.Status == wallet.CardVerified}
 		if c.Status == wallet.CardFailed {
-			continue
+			tc.FailureCode = c.FailureCode
+			if tc.FailureCode == "" {
+				tc.FailureCode = "card_declined"
+			}
 		}
-		s.Cards = append(s.Cards, troubleshoot.Card{ID: c.ID, Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear,
-			Verified: c.Status == wallet.CardVerified})
+		s.Cards = append(s.Cards, tc)
 	}
 	s.Known.Cards = true
 	return nil
