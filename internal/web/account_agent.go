@@ -118,11 +118,11 @@ func (u *UI) agentDone(w http.ResponseWriter, r *http.Request, p *authn.Principa
 		u.renderAgent(w, r, p, email, st, status)
 		return
 	}
-	// Back to the page the form was on: /agent, or /agent/accounts when the agent
-	// console owns /agent.
-	back := "/agent"
-	if r.PostForm.Get("back") == "/agent/accounts" {
-		back = "/agent/accounts"
+	// Back to the page the form was on: /agent/accounts always serves it; /agent does when
+	// no agent console owns it.
+	back := "/agent/accounts"
+	if r.PostForm.Get("back") == "/agent" {
+		back = "/agent"
 	}
 	redirectDone(w, r, back+"?email="+url.QueryEscape(email), done)
 }

@@ -415,7 +415,7 @@ func TestWebFreezeLinkAndAgent(t *testing.T) {
 	}
 	a := e.browser("en")
 	a.post("/signin", url.Values{"email": {"tom@example.com"}, "password": {webPW}})
-	_, body = a.get("/agent?email=sol@example.com")
+	_, body = a.get("/agent/accounts?email=sol@example.com")
 	mustContain(t, body, "sol@example.com", "Frozen by you", "Unfreeze")
 	id := regexp.MustCompile(`data-user="([0-9a-f-]+)"`).FindStringSubmatch(body)
 	resp, body := a.post("/agent/users/"+id[1]+"/unfreeze", url.Values{"email": {"sol@example.com"}})
