@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"okpay/internal/apperr"
@@ -26,6 +27,7 @@ func init() {
 		if u.cfg.Console == nil || u.cfg.Console.Troubleshoot == nil {
 			return
 		}
+		fixMuxes.Store(u, mux)
 		mux.HandleFunc("GET /fix", u.fixHome)
 		mux.HandleFunc("GET /fix/{problem}", u.fixProblem)
 		mux.Handle("POST /fix/{problem}/ticket", u.post(u.signedIn(u.fixTicket)))
@@ -33,6 +35,25 @@ func init() {
 }
 
 func (u *UI) fixSvc() *troubleshoot.Service { return u.cfg.Console.Troubleshoot }
+
+// fixMuxes remembers each UI's mux, so a next step is a button only when its page is
+// served: the wallet's top-up and card pages come with the wallet's own web feature.
+var fixMuxes sync.Map // *UI → *http.ServeMux
+
+// served reports whether a GET of path reaches a page rather than the not-found
+// catch-all.
+func (u *UI) served(path string) bool {
+	m, ok := fixMuxes.Load(u)
+	if !ok {
+		return true
+	}
+	r, err := http.NewRequest(http.MethodGet, path, nil)
+	if err != nil {
+		return false
+	}
+	_, pattern := m.(*http.ServeMux).Handler(r)
+	return pattern != "" && pattern != "/"
+}
 
 // fixItem is a problem as the list shows it.
 type fixItem struct {
@@ -124,6 +145,15 @@ func (u *UI) fixStepOf(r *http.Request, d *troubleshoot.Diagnosis) fixStep {
 		s.Text = s.Label
 	default:
 		s.Href, s.Post = stepHrefs[d.Step.Action], stepPosts[d.Step.Action]
+		if s.Href != "" && !u.served(s.Href) {
+			// The page for this step is not part of this server yet: the help article
+			// says how, and the step is named without a dead button.
+			s.Href = ""
+			if d.Step.Article != "" {
+				s.Href = "/help/" + d.Step.Article
+				s.Label = s.Label + " — " + u.tr(r, "fix.how")
+			}
+		}
 		if s.Href == "" && s.Post == "" {
 			s.Text = s.Label
 		}
@@ -137,7 +167,7 @@ func (u *UI) fixPageOf(r *http.Request, d *troubleshoot.Diagnosis, signedIn bool
 	pg := fixPage{Problem: d.Problem, Title: p.Title.In(lang), Cause: d.Cause.In(lang), Step: u.fixStepOf(r, d), Article: d.Step.Article,
 		NeedsPerson: d.NeedsPerson, OfferTicket: d.OfferTicket && signedIn, TicketWhen: d.TicketWhen.In(lang), Related: d.Related,
 		SignedIn: signedIn, Rule: d.Rule}
-	if pg.Article != "" && d.Step.Action == troubleshoot.ActionOpenArticle {
+	if pg.Step.Href == "/help/"+pg.Article {
 		pg.Article = "" // the button already opens it
 	}
 	return pg

@@ -174,6 +174,12 @@ func TestFixPages(t *testing.T) {
 			t.Fatalf("zh page: %s", body)
 		}
 
+		// No wallet pages in this UI: the card step points at the help article, not at a 404.
+		_, body = f.do(ann, "en", "GET", "/fix/change_card", nil)
+		if !strings.Contains(body, `href="/help/change-bank-card" id="fix-step-button"`) || strings.Contains(body, "/wallet/cards") {
+			t.Fatalf("change card step: %s", body)
+		}
+
 		// Something else: a ticket with the diagnosis, then the ticket page.
 		res, body = f.do(ann, "en", "GET", "/fix/something_else", nil)
 		if !strings.Contains(body, `id="fix-ticket-form"`) {
