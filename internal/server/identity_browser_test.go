@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"okpay/internal/browsertest"
+	"okpay/internal/server"
 )
 
 // fill types into an empty input. browsertest.Fill first sets the value to "", which this
@@ -186,4 +187,27 @@ func TestBrowserPhoneAccountPages(t *testing.T) {
 	}
 	b.Go("/forgot-password")
 	fits("p07-forgot")
+}
+
+// The demo agent finds a demo customer on the minimal agent page and unlocks the account
+// with a reason.
+func TestBrowserAgentPage(t *testing.T) {
+	cfg := sqliteConfig(t)
+	cfg.Demo = true
+	app := start(t, cfg)
+	b := browsertest.New(t, app.URL())
+	b.Go("/signin")
+	fill(t, b, "#email", "agent@demo.okpay.test")
+	fill(t, b, "#password", server.DemoPassword)
+	click(t, b, `form[action="/signin"] button[type="submit"]`)
+	b.WaitText("main h1", "My account")
+	b.Go("/agent/accounts")
+	fill(t, b, "#agent-email", "alice@demo.okpay.test")
+	click(t, b, `form.inline-form button[type="submit"]`)
+	b.Wait("#found-user")
+	b.Screenshot("agent-found")
+	fill(t, b, "#unlock-reason", "caller answered the security questions")
+	click(t, b, `form[action$="/unlock"] button[type="submit"]`)
+	b.WaitText("main", "The account is unlocked")
+	b.Screenshot("agent-unlocked")
 }
