@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"okpay/internal/apperr"
 	"okpay/internal/authn"
@@ -68,7 +69,7 @@ func (a *API) fixRoutes() {
 	ts := a.deps.Console.Troubleshoot
 	rt.Handle(Route{Method: "GET", Path: "/fix/problems", ID: "listFixProblems", Tag: "support", Auth: "none",
 		Summary:  "The troubleshooter's problems, and the ones suggested by the signed-in account's recent events",
-		Response: FixProblemsResponse{}, Errors: []string{apperr.CodeNotFound},
+		Response: FixProblemsResponse{},
 		Handler: func(w http.ResponseWriter, r *http.Request) {
 			lang := httpx.Lang(r.Context())
 			out := FixProblemsResponse{Problems: []FixProblem{}, Suggested: []FixSuggestion{}}
@@ -87,17 +88,25 @@ func (a *API) fixRoutes() {
 			}
 			httpx.WriteJSON(w, http.StatusOK, out)
 		}})
+	diagnose := a.read(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
+		d, err := ts.Diagnose(r.Context(), p.User.ID, r.PathValue("problem"))
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, fixResponse(r, d))
+	})
 	rt.Handle(Route{Method: "GET", Path: "/fix/{problem}", ID: "diagnoseProblem", Tag: "support", Auth: "either",
-		Summary:  "Diagnose a problem on the caller's account: the cause and the one next step",
+		Summary:  "Diagnose a problem on the caller's account: the cause and the one next step (cannot_sign_in also answers visitors, without an account)",
 		Response: FixDiagnosisResponse{}, Errors: []string{apperr.CodeUnauthenticated, troubleshoot.CodeProblemUnknown},
-		Handler: a.read(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
-			d, err := ts.Diagnose(r.Context(), p.User.ID, r.PathValue("problem"))
-			if err != nil {
-				httpx.WriteError(w, r, err)
+		Handler: func(w http.ResponseWriter, r *http.Request) {
+			if p := authn.From(r.Context()); (p == nil || p.User == nil) && r.PathValue("problem") == troubleshoot.ProblemSignIn {
+				// Someone who cannot sign in still gets an answer, just not about an account.
+				httpx.WriteJSON(w, http.StatusOK, fixResponse(r, troubleshoot.AnonymousSignIn(time.Now())))
 				return
 			}
-			httpx.WriteJSON(w, http.StatusOK, fixResponse(r, d))
-		})})
+			diagnose(w, r)
+		}})
 	rt.Handle(Route{Method: "POST", Path: "/fix/{problem}/ticket", ID: "openFixTicket", Tag: "support", Auth: "session", Status: http.StatusCreated,
 		Summary: "Open a ticket carrying the diagnosis and the related records (only when the diagnosis offers one)",
 		Request: FixTicketRequest{}, Response: FixTicketResponse{},
@@ -119,7 +128,7 @@ func fixResponse(r *http.Request, d *troubleshoot.Diagnosis) FixDiagnosisRespons
 	out := FixDiagnosisResponse{Cause: d.Cause.In(lang), NextStep: d.Step.Action, Article: d.Step.Article,
 		TicketWhen: d.TicketWhen.In(lang), Diagnosis: d}
 	if !d.Step.Until.IsZero() {
-		out.Until = d.Step.Until.UTC().Format("2006-01-02T15:04:05Z07:00")
+		out.Until = d.Step.Until.UTC().Format(time.RFC3339)
 	}
 	return out
 }

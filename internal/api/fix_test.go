@@ -114,6 +114,10 @@ func TestFixAPI(t *testing.T) {
 			if res, _ = call(t, f.h, "", "GET", "/api/v1/fix/payment_failed", nil); res.StatusCode != 401 {
 				t.Fatalf("anonymous diagnosis: %d", res.StatusCode)
 			}
+			res, b = call(t, f.h, "", "GET", "/api/v1/fix/cannot_sign_in", nil)
+			if d := decodeTo[FixDiagnosisResponse](t, b); res.StatusCode != 200 || d.NextStep != troubleshoot.ActionResetPassword || d.Diagnosis.Rule != "signin.anonymous" {
+				t.Fatalf("anonymous sign-in help: %d %s", res.StatusCode, b)
+			}
 			// A risk freeze: suggested, needs a person, and the ticket carries the diagnosis.
 			if _, err := f.id.AgentFreeze(ctx, f.users["agent"].ID, cy.ID, "chargeback investigation", time.Time{}, identity.Client{}); err != nil {
 				t.Fatal(err)
