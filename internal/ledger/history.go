@@ -223,24 +223,38 @@ func (l *Ledger) historySQLite(ctx context.Context, tx *db.Tx, account uuid.UUID
 	if err := tx.QueryRowContext(ctx, `SELECT merged_seq FROM ledger_state WHERE id = 1`).Scan(&merged); err != nil {
 		return nil, fmt.Errorf("read merge position: %w", err)
 	}
-	// The unmerged tail, scanned in seq (rowid) order: at most MergeEvery rows.
-	recent, err := queryTransfers(ctx, tx, `SELECT `+transferCols+` FROM ledger_transfers
+	// The unmerged tail, scanned in seq (rowid) order: at most MergeEvery rows. Only
+	// (time, id) here: for a hot account most of the tail matches, and sorting narrow rows
+	// is much cheaper than whole transfers; the few kept are read by id below.
+	trows, err := tx.QueryContext(ctx, `SELECT created_at, id FROM ledger_transfers
 		WHERE seq > $1 AND (debit_account_id = $2 OR credit_account_id = $2) AND created_at >= $3 AND created_at <= $4
 		AND (created_at < $5 OR id < $6)
 		ORDER BY created_at DESC, id DESC LIMIT $7`, merged, account[:], lo, hi, c.at, c.id[:], want)
 	if err != nil {
 		return nil, fmt.Errorf("read history tail: %w", err)
 	}
-	byID := make(map[uuid.UUID]Transfer, len(recent)+len(cands))
-	for _, t := range recent {
-		byID[t.ID] = t
-		add(histEntry{at: t.CreatedAt.UnixMicro(), id: t.ID})
-	}
-	var need []uuid.UUID
-	for _, e := range cands {
-		if _, ok := byID[e.id]; !ok {
-			need = append(need, e.id)
+	err = func() error {
+		defer trows.Close()
+		var idb []byte
+		for trows.Next() {
+			var e histEntry
+			if err := trows.Scan(&e.at, &idb); err != nil {
+				return err
+			}
+			if len(idb) != 16 {
+				return fmt.Errorf("stored id has %d bytes", len(idb))
+			}
+			copy(e.id[:], idb)
+			add(e)
 		}
+		return trows.Err()
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("read history tail: %w", err)
+	}
+	need := make([]uuid.UUID, len(cands))
+	for i, e := range cands {
+		need[i] = e.id
 	}
 	// Read transaction on the reader pool: the writer's prepared statements do not apply.
 	found := map[uuid.UUID]*Transfer{}
@@ -259,9 +273,7 @@ func (l *Ledger) historySQLite(ctx context.Context, tx *db.Tx, account uuid.UUID
 	}
 	out := make([]Transfer, 0, len(cands))
 	for _, e := range cands {
-		if t, ok := byID[e.id]; ok {
-			out = append(out, t)
-		} else if t := found[e.id]; t != nil {
+		if t := found[e.id]; t != nil {
 			out = append(out, *t)
 		} else {
 			return nil, fmt.Errorf("history lists transfer %s, which is not stored", e.id)
