@@ -17,6 +17,7 @@ import (
 	"okpay/internal/identity"
 	"okpay/internal/ledger"
 	"okpay/internal/notify"
+	"okpay/internal/rail"
 	"okpay/internal/support/troubleshoot"
 	"okpay/internal/support/troubleshoot/walletsrc"
 	"okpay/internal/wallet"
@@ -32,6 +33,7 @@ type env struct {
 	id    *identity.Service
 	w     *wallet.Service
 	l     *ledger.Ledger
+	sb    *rail.Sandbox
 	c     *Service
 	n     int
 }
@@ -56,7 +58,15 @@ func newEnv(t *testing.T, eng db.Engine) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	w, err := wallet.New(d, l, ids, nil, wallet.DefaultConfig())
+	scfg := rail.DefaultSandboxConfig()
+	scfg.AddressKey = []byte("test-address-key-0123456789")
+	sb, err := rail.NewSandbox(d, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wcfg := wallet.DefaultConfig()
+	wcfg.SecretKey = []byte("0123456789abcdef0123456789abcdef")
+	w, err := wallet.New(d, l, ids, sb, wcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +81,7 @@ func newEnv(t *testing.T, eng db.Engine) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: ctx, d: d, clock: clock, id: ids, w: w, l: l, c: c}
+	return &env{t: t, ctx: ctx, d: d, clock: clock, id: ids, w: w, l: l, c: c, sb: sb}
 }
 
 func (e *env) user(role identity.Role) *identity.User {
@@ -262,6 +272,48 @@ func TestKnowledgeChecksAndLock(t *testing.T) {
 		e.clock.Advance(16 * time.Minute)
 		if _, err := e.c.SendCode(e.ctx, a, cust.ID, "email"); err != nil {
 			t.Fatalf("after the window: %v", err)
+		}
+	})
+}
+
+// TestCardAndAmount: the two knowledge checks together verify the caller — the last 4
+// digits of a card the customer bound and verified, and the amount of a real top-up.
+func TestCardAndAmount(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		a := e.agent(e.user(identity.RoleAgent))
+		cust := e.user(identity.RoleCustomer)
+		si, err := e.id.SignIn(e.ctx, identity.SignInInput{Email: cust.Email, Password: pw}, identity.Client{IP: "127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		card, err := e.w.AddCard(e.ctx, wallet.AddCardInput{UserID: cust.ID, SessionID: si.Session.ID, Number: "5555555555554444",
+			ExpMonth: "12", ExpYear: "2030", Holder: "Li Lei", CVV: "123"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Not verified yet: the card proves nothing.
+		_, err = e.c.RecordChecks(e.ctx, a, cust.ID, CheckInput{CardLast4: "4444"})
+		wantCode(t, err, CodeCheckUnavailable)
+		op, err := e.sb.Get(e.ctx, "v-"+card.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.w.VerifyCard(e.ctx, cust.ID, card.ID, strings.TrimPrefix(op.Descriptor, "OKPAY*VERIFY ")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.w.TopUp(e.ctx, wallet.TopUpInput{UserID: cust.ID, Key: "t1", CardID: card.ID, Amount: "321.09", Asset: "CNY"}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := e.c.RecordChecks(e.ctx, a, cust.ID, CheckInput{CardLast4: "4242", Amount: "321.09"})
+		if err != nil || st.Verified || st.Has(CheckCardLast4) || !st.Has(CheckAmount) {
+			t.Fatalf("wrong card: %+v %v", st, err)
+		}
+		st, err = e.c.RecordChecks(e.ctx, a, cust.ID, CheckInput{CardLast4: "4444"})
+		if err != nil || !st.Verified || st.Summary() == "" {
+			t.Fatalf("card and amount: %+v %v", st, err)
+		}
+		if _, err := e.c.RequireVerified(e.ctx, a, cust.ID); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

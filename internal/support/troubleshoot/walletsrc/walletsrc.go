@@ -31,7 +31,10 @@ type WalletSource struct {
 // maxRailLookups bounds the rail operations read per snapshot (withdrawals in flight).
 const maxRailLookups = 5
 
-// Fill implements troubleshoot.Wallet: the recent history (newest first), balances and limits.
+// Fill implements troubleshoot.Wallet: the recent history (newest first) with the rail
+// status of withdrawals in flight, balances, limits and bound cards.
+//
+// Errors: internal ones from the wallet.
 func (ws WalletSource) Fill(ctx context.Context, s *troubleshoot.Snapshot) error {
 	if ws.W == nil {
 		return nil
