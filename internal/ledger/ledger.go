@@ -162,7 +162,8 @@ type call struct {
 	done      chan struct{}
 }
 
-// New returns a ledger over d, which must be migrated.
+// New returns a ledger over d, which must be migrated. It does no I/O; call Start. Errors:
+// only for a nil d.
 func New(d *db.DB, opts Options) (*Ledger, error) {
 	if d == nil {
 		return nil, errors.New("ledger: nil database")
@@ -185,7 +186,9 @@ func New(d *db.DB, opts Options) (*Ledger, error) {
 	return l, nil
 }
 
-// Start merges any unmerged history (SQLite) and starts the committer and the sweep loop.
+// Start prepares the committer's statements, merges any unmerged history (SQLite) and
+// starts the committer and the sweep loop. Errors: Start called twice or after Close, or a
+// database error (nothing started).
 func (l *Ledger) Start(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -210,7 +213,9 @@ func (l *Ledger) Start(ctx context.Context) error {
 }
 
 // Close stops taking calls, answers every queued call (committing it), stops the sweep and
-// returns. Nothing acknowledged is lost and nothing queued is dropped without an answer.
+// returns. Nothing acknowledged is lost and nothing queued is dropped without an answer;
+// calls after Close get ErrClosed. Errors: the final history merge's database error (the
+// ledger is closed anyway; the next Start merges). The caller closes the database after.
 func (l *Ledger) Close() error {
 	l.mu.Lock()
 	if l.closed {
