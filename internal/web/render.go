@@ -13,8 +13,8 @@ import (
 	"okpay/internal/apperr"
 	"okpay/internal/authn"
 	"okpay/internal/httpx"
-	"okpay/internal/support/help"
 	"okpay/internal/identity"
+	"okpay/internal/support/help"
 )
 
 // View is the data every template receives. Page-specific data is in Data. Inside
