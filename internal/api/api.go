@@ -24,12 +24,15 @@ type Deps struct {
 	Help *help.Service
 	// Accounts serves sign-in, /me and the agent endpoints; nil leaves them out.
 	Accounts *Accounts
-	// Support serves notices, the inbox and chat history; nil leaves them out.
-	Support *SupportLive
 	// Tickets serves /contact, tickets and the agents' ticket queue; nil leaves them out.
 	Tickets *tickets.Service
+	// Support serves notices, the inbox and chat history; nil leaves them out.
+	Support *SupportLive
 	// Console serves the troubleshooter (/fix…) and the agent console; nil leaves them out.
 	Console *Console
+	// Wallet serves balances, payments, cards, top-ups, withdrawals, deposits, history and
+	// analysis; nil leaves them out.
+	Wallet *Wallet
 }
 
 // API is the JSON API.
@@ -60,6 +63,9 @@ func New(deps Deps) *API {
 	if deps.Console != nil {
 		a.fixRoutes()
 		a.consoleRoutes()
+	}
+	if deps.Wallet != nil {
+		a.walletRoutes()
 	}
 	return a
 }

@@ -33,6 +33,7 @@ func (a *App) buildIdentity() (*identity.Service, error) {
 	cfg := identity.DefaultConfig()
 	cfg.SecretKey = a.SecretKey
 	cfg.BaseURL = publicURL(a.Cfg)
+	cfg.Usage = &a.usage // filled once the wallet is built
 	if identityTuning != nil {
 		identityTuning(&cfg)
 	}

@@ -21,10 +21,13 @@ import (
 	"okpay/internal/db"
 	"okpay/internal/httpx"
 	"okpay/internal/identity"
+	"okpay/internal/ledger"
 	"okpay/internal/metrics"
 	"okpay/internal/notify"
+	"okpay/internal/rail"
 	"okpay/internal/support/help"
 	"okpay/internal/support/tickets"
+	"okpay/internal/wallet"
 	"okpay/internal/web"
 )
 
@@ -51,6 +54,12 @@ type App struct {
 	Support *SupportLive
 	// Tickets is the support desk: tickets, service hours, inbound mail.
 	Tickets *tickets.Service
+	// Ledger, Rail and Wallet are the money: the double-entry engine, the sandbox bank and
+	// the wallet's flows over them (see wallet.go).
+	Ledger *ledger.Ledger
+	Rail   *rail.Sandbox
+	Wallet *wallet.Service
+	usage  usageSource
 
 	handler  http.Handler
 	srv      *http.Server
@@ -146,17 +155,21 @@ func (a *App) build() error {
 	if a.Support, err = a.buildSupportLive(a.Tickets); err != nil {
 		return err
 	}
+	if err := a.buildWallet(); err != nil {
+		return err
+	}
 	sc, err := a.buildConsole()
 	if err != nil {
 		return err
 	}
+	accts := a.accountsAPI(idsvc, docs)
 	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock, Help: helpCenter, Support: a.Support.api(), Tickets: a.Tickets,
-		Accounts: a.accountsAPI(idsvc, docs), Console: sc.api()})
+		Accounts: accts, Console: sc.api(), Wallet: a.walletAPI(accts)})
 	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Help: helpCenter, Support: a.Support.web(), Tickets: a.Tickets,
 		Mailbox: func(ctx context.Context, to string, limit int) ([]notify.Mail, error) {
 			return notify.ListMail(ctx, a.DB, to, limit)
 		},
-		Accounts: &web.Accounts{Service: idsvc, Documents: docs}, Console: sc.web()})
+		Accounts: &web.Accounts{Service: idsvc, Documents: docs}, Console: sc.web(), Wallet: a.walletWeb()})
 	if err != nil {
 		return fmt.Errorf("web UI: %w", err)
 	}
@@ -332,6 +345,7 @@ func (a *App) Close() {
 		a.stopJobs()
 	}
 	a.jobs.Wait()
+	a.closeLedger()
 	if a.DB != nil {
 		a.DB.Close()
 	}

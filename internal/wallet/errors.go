@@ -42,7 +42,7 @@ const (
 	// Field codes inside validation_failed.
 	FieldRecipientInvalid = "recipient_invalid"
 	FieldMemoTooLong      = "memo_too_long"
-	FieldKeyInvalid       = "idempotency_key_invalid"
+	FieldKeyInvalid       = "idempotency_key_format" // not "idempotency_key_invalid": the API registers that code for its header check
 	FieldURLInvalid       = "url_invalid"
 	FieldOrderRefInvalid  = "order_reference_invalid"
 	FieldExpiryInvalid    = "expiry_invalid"

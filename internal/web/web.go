@@ -56,6 +56,9 @@ type Config struct {
 	// Console serves the troubleshooter (/fix…) and the agent console (/agent…); nil
 	// leaves them out.
 	Console *Console
+	// Wallet serves the wallet, payment, card, history and analysis pages; nil leaves
+	// them out.
+	Wallet *Wallet
 }
 
 // UI serves the web pages. Create it with New.
