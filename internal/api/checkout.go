@@ -59,9 +59,9 @@ func (a *API) checkoutRoutes() {
 			reply(w, r, co, err)
 		}})
 	rt.Handle(Route{Method: "POST", Path: "/hosted-checkouts/{token}/pay", ID: "payCheckout", Tag: "checkouts", Auth: "either", Status: http.StatusCreated,
-		Summary: "Customers: pay a checkout from the wallet (API keys need the payouts scope); then return to the merchant's return_url",
+		Summary:  "Customers: pay a checkout from the wallet (API keys need the payouts scope); then return to the merchant's return_url",
 		Response: wallet.Activity{},
-		Errors: append([]string{apperr.CodeNotFound, wallet.CodeCheckoutAlreadyPaid, wallet.CodeCheckoutExpired, wallet.CodeCannotPaySelf}, moveErrors...),
+		Errors:   append([]string{apperr.CodeNotFound, wallet.CodeCheckoutAlreadyPaid, wallet.CodeCheckoutExpired, wallet.CodeCannotPaySelf}, moveErrors...),
 		Handler: a.money(identity.KeyScopePayouts, func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			act, err := a.wsvc().PayCheckout(r.Context(), wallet.PayCheckoutInput{PayerID: p.User.ID, SessionID: p.SessionID(), Key: idemKey(r),
 				Token: r.PathValue("token")})

@@ -76,7 +76,7 @@ func (a *API) requestRoutes() {
 		})})
 	rt.Handle(Route{Method: "POST", Path: "/payment-requests/{id}/cancel", ID: "cancelPaymentRequest", Tag: "payments", Auth: "either", Status: http.StatusNoContent,
 		Summary: "Stop one of your open requests from being paid",
-		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeNotFound, wallet.CodeRequestAlreadyPaid, wallet.CodeRequestExpired},
+		Errors:  []string{apperr.CodeUnauthenticated, apperr.CodeNotFound, wallet.CodeRequestAlreadyPaid, wallet.CodeRequestExpired},
 		Handler: a.money(identity.KeyScopePayments, func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			replyEmpty(w, r, a.wsvc().CancelRequest(r.Context(), p.User.ID, r.PathValue("id")))
 		})})

@@ -204,7 +204,7 @@ func (a *API) railRoutes() {
 			railOp(w, r, http.StatusOK, op, err)
 		})})
 	rt.Handle(Route{Method: "GET", Path: "/deposits/address", ID: "getDepositAddress", Tag: "deposits", Auth: "either",
-		Summary: "Your deposit address for a crypto asset (always the same); deposits show confirming n/N until credited",
+		Summary:  "Your deposit address for a crypto asset (always the same); deposits show confirming n/N until credited",
 		Response: wallet.DepositAddress{}, Query: map[string]string{"asset": "USDT or BTC"},
 		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeCurrencyUnsupported, wallet.CodeCryptoOnly, apperr.CodeUnavailable},
 		Handler: a.read(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
