@@ -23,10 +23,10 @@ func (u *UI) activityRoutes(mux *http.ServeMux) {
 // filterView is the filter form's state.
 type filterView struct {
 	From, To, Asset, Min, Max, Q string
-	Types, Statuses            map[string]bool
-	TypeOpts, StatusOpts       []opt
-	AssetOpts                  []string
-	Active                     bool
+	Types, Statuses              map[string]bool
+	TypeOpts, StatusOpts         []opt
+	AssetOpts                    []string
+	Active                       bool
 }
 
 type opt struct{ Value, Label string }

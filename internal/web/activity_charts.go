@@ -14,11 +14,11 @@ import (
 // the figures as tables (what a screen reader reads).
 type charts struct {
 	Months, Categories, Counterparties template.HTML
-	Income, Spending, Net                string
-	Rows                                 []chartRow
-	CatRows                              []chartRow
-	TopRows                              []chartRow
-	Empty                                bool
+	Income, Spending, Net              string
+	Rows                               []chartRow
+	CatRows                            []chartRow
+	TopRows                            []chartRow
+	Empty                              bool
 }
 
 type chartRow struct {
