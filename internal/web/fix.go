@@ -120,7 +120,7 @@ var stepHrefs = map[string]string{
 	troubleshoot.ActionFreeze:        "/account/freeze",
 	troubleshoot.ActionResetPassword: "/forgot-password",
 	troubleshoot.ActionRaiseLevel:    "/account/identity",
-	troubleshoot.ActionRetry:         "/account",
+	troubleshoot.ActionRetry:         "/wallet",
 }
 
 // stepPosts are actions done by posting a form.
