@@ -80,13 +80,31 @@ func New(t testing.TB, base string) *Browser {
 	return &Browser{t: t, ctx: ctx, Step: 15 * time.Second, Base: strings.TrimRight(base, "/")}
 }
 
+// do runs actions, retrying while the page is being replaced under them: after a click
+// that navigates, an element found on the old page can vanish before the next action
+// reaches it ("Could not find node"). Such an action never reached the page, so running it
+// again is safe; any other error fails at once.
 func (b *Browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, b.Step)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.fail(what, err)
+	for {
+		err := chromedp.Do(ctx, actions...)
+		if err == nil {
+			return
+		}
+		if !staleNode(err) || ctx.Err() != nil {
+			b.fail(what, err)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func staleNode(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "Could not find node") || strings.Contains(s, "No node with given id") ||
+		strings.Contains(s, "Cannot find context with specified id")
 }
 
 func (b *Browser) fail(what string, err error) {
@@ -113,7 +131,8 @@ func (b *Browser) Go(path string) {
 // Fill replaces the value of the input matching the CSS selector.
 func (b *Browser) Fill(sel, value string) {
 	b.t.Helper()
-	b.do("fill "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SetValue(chromedp.CSS(sel), ""), chromedp.SendKeys(chromedp.CSS(sel), value))
+	// Clear then type: typing fires the input events a person's keystrokes would.
+	b.do("fill "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
 }
 
 // Click clicks the element matching the CSS selector.
