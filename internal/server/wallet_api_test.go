@@ -336,7 +336,9 @@ func TestWalletAPIFlows(t *testing.T) {
 			IDNumber: "E12345678", BirthDate: "1990-01-02"}, identity.Client{IP: "127.0.0.1"}); err != nil {
 			t.Fatalf("real name: %v", err)
 		}
-		var q struct{ FeeMinor int64 `json:"fee_minor"` }
+		var q struct {
+			FeeMinor int64 `json:"fee_minor"`
+		}
 		alice.must(200, "GET", "/withdrawals/fee?asset=CNY&amount=20.00", nil, &q)
 		if q.FeeMinor != 102 {
 			t.Fatalf("fee quote %+v", q)
@@ -418,7 +420,9 @@ func TestWalletAPIFlows(t *testing.T) {
 	})
 }
 
-func urlq(s string) string { return strings.NewReplacer("%", "%25", "+", "%2B", "&", "%26", "=", "%3D", " ", "%20").Replace(s) }
+func urlq(s string) string {
+	return strings.NewReplacer("%", "%25", "+", "%2B", "&", "%26", "=", "%3D", " ", "%20").Replace(s)
+}
 
 func flatten(rows [][]string) []string {
 	var out []string
