@@ -5,6 +5,7 @@ package server
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 // defaults. The README's configuration table lists the same names.
 type Config struct {
 	Listen          string
+	PublicURL       string
 	DataDir         string
 	DatabaseURL     string
 	Demo            bool
@@ -56,6 +58,7 @@ type option struct {
 func (c *Config) options() []option {
 	return []option{
 		{flag: "listen", env: "OKPAY_LISTEN", help: "address to listen on (host:port)", str: &c.Listen},
+		{flag: "public-url", env: "OKPAY_PUBLIC_URL", help: "address people reach this server at, for links in emails (e.g. https://pay.example.com); empty uses the listen address", str: &c.PublicURL},
 		{flag: "data", env: "OKPAY_DATA", help: "data folder for the SQLite database, key file and uploads", str: &c.DataDir},
 		{flag: "database", env: "OKPAY_DATABASE_URL", help: "postgres://… URL; empty uses SQLite in the data folder", str: &c.DatabaseURL},
 		{flag: "demo", env: "OKPAY_DEMO", help: "seed demo data once and enable the dev mailbox", b: &c.Demo},
@@ -132,6 +135,11 @@ func (c *Config) Validate() error {
 	var errs []string
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		errs = append(errs, "--database must be a postgres:// URL")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			errs = append(errs, "--public-url must be an http(s) URL without a path, such as https://pay.example.com")
+		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, "--tls-cert and --tls-key go together")

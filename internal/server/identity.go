@@ -51,6 +51,9 @@ func (a *App) buildIdentity() (*identity.Service, error) {
 // the listen address, with a wildcard host shown as localhost (the address a newcomer
 // running `okpay serve --demo` opens).
 func publicURL(cfg Config) string {
+	if cfg.PublicURL != "" {
+		return strings.TrimRight(cfg.PublicURL, "/")
+	}
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
