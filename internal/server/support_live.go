@@ -42,7 +42,7 @@ func (a *App) buildSupportLive(tk *tickets.Service) (*SupportLive, error) {
 		}
 		return out, nil
 	})
-	openNow, err := chatHours()
+	openNow, err := chatHours(tk)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +85,19 @@ func (a *App) buildSupportLive(tk *tickets.Service) (*SupportLive, error) {
 	return &SupportLive{Notices: notices, Inbox: inbox, Chat: cs}, nil
 }
 
-// chatHours is the live chat channel's business-hours calendar.
-func chatHours() (func(time.Time) bool, error) {
-	desk, err := hours.New(hours.DefaultConfig())
-	if err != nil {
-		return nil, fmt.Errorf("service hours: %w", err)
+// chatHours is the live chat channel's business-hours calendar: the configured one
+// (--support-hours, through the ticket desk) so chat and the contact page agree, or the
+// built-in hours when there is no desk.
+func chatHours(tk *tickets.Service) (func(time.Time) bool, error) {
+	var desk *hours.Desk
+	if tk != nil {
+		desk = tk.Hours()
+	} else {
+		d, err := hours.New(hours.DefaultConfig())
+		if err != nil {
+			return nil, fmt.Errorf("service hours: %w", err)
+		}
+		desk = d
 	}
 	ch, err := desk.Channel(hours.ChannelChat)
 	if err != nil {
