@@ -165,7 +165,7 @@ func (a *App) build() error {
 	accts := a.accountsAPI(idsvc, docs)
 	a.API = api.New(api.Deps{Version: Version, Ready: ready, Clock: a.DB.Clock, Help: helpCenter, Support: a.Support.api(), Tickets: a.Tickets,
 		Accounts: accts, Console: sc.api(), Wallet: a.walletAPI(accts)})
-	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Help: helpCenter, Support: a.Support.web(), Tickets: a.Tickets,
+	ui, err := web.New(web.Config{Version: Version, Log: a.Log, Ready: ready, Dev: a.Cfg.Dev || a.Cfg.Demo, Reload: a.Cfg.Dev, Help: helpCenter, Support: a.Support.web(), Tickets: a.Tickets,
 		Mailbox: func(ctx context.Context, to string, limit int) ([]notify.Mail, error) {
 			return notify.ListMail(ctx, a.DB, to, limit)
 		},

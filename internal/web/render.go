@@ -173,7 +173,7 @@ func (u *UI) static(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", a.ctype)
 	h.Set("ETag", `"`+a.hash+`"`)
-	if !u.cfg.Dev && r.URL.Query().Get("v") == a.hash {
+	if !u.cfg.Reload && r.URL.Query().Get("v") == a.hash {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		h.Set("Cache-Control", "no-cache")

@@ -39,9 +39,13 @@ type Config struct {
 	// Ready reports whether the database is reachable and migrated; the status page shows
 	// "degraded" when it returns an error. Nil means there is nothing to check.
 	Ready func(ctx context.Context) error
-	// Dev re-reads templates, translations and static files from the source tree on every
-	// request (when it can be found) and turns off long asset caching, so edits show on reload.
+	// Dev turns on the developer conveniences: the dev mailbox and the sandbox bank's
+	// statement page. Demo mode sets it too.
 	Dev bool
+	// Reload re-reads templates, translations and static files from the source tree on every
+	// request (when it can be found) and turns off long asset caching, so edits show on
+	// reload. Only --dev sets it: a demo binary serves what it embeds.
+	Reload bool
 	// Mailbox lists mail from the outbox for the dev mailbox page (Dev mode only).
 	Mailbox func(ctx context.Context, to string, limit int) ([]notify.Mail, error)
 	// Help serves the help center pages (/help…); nil leaves them out.
@@ -82,7 +86,7 @@ func New(cfg Config) (*UI, error) {
 		return nil, err
 	}
 	u.bundle = b
-	if cfg.Dev {
+	if cfg.Reload {
 		if dir := findSource(); dir != "" {
 			u.devDir = dir
 			cfg.Log.Info("web: dev mode, reading templates and assets from the source tree", "dir", dir)

@@ -398,7 +398,7 @@ func TestTemplatesCSP(t *testing.T) {
 }
 
 func TestDevMode(t *testing.T) {
-	ui, err := New(Config{Version: "dev", Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Dev: true})
+	ui, err := New(Config{Version: "dev", Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Dev: true, Reload: true})
 	if err != nil {
 		t.Fatal(err)
 	}
