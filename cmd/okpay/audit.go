@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"okpay/internal/audit"
-	"okpay/internal/db"
 )
 
 func init() {
@@ -37,36 +35,11 @@ func runAudit(ctx context.Context, args []string) error {
 // runAuditVerify checks the chain without changing the database: it neither creates a
 // SQLite file nor migrates, and refuses a database whose schema is behind this binary.
 func runAuditVerify(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("okpay audit verify", flag.ContinueOnError)
-	dataDir := fs.String("data", auditEnvOr("OKPAY_DATA", "okpay-data"), "data folder holding the SQLite database (env OKPAY_DATA)")
-	dbURL := fs.String("database", os.Getenv("OKPAY_DATABASE_URL"), "postgres://… URL; empty uses SQLite in --data (env OKPAY_DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	where := db.Redact(*dbURL)
-	if *dbURL == "" {
-		path := filepath.Join(*dataDir, "okpay.db")
-		// db.Open would create an empty database; verifying that would prove nothing.
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("no database at %s (use --data or --database): %w", path, err)
-		}
-		where = "sqlite " + path
-	}
-	d, err := db.Open(ctx, db.Config{URL: *dbURL, DataDir: *dataDir, MaxConns: 2})
+	d, where, err := openExisting(ctx, "audit verify", args)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	pending, err := d.PendingMigrations(ctx)
-	if err != nil {
-		return fmt.Errorf("%s is not an OKPay database, or cannot be read: %w", where, err)
-	}
-	if pending > 0 {
-		return fmt.Errorf("%s is %d migrations behind this okpay; run okpay migrate first (verify never changes the database)", where, pending)
-	}
 	rep, err := audit.Verify(ctx, d)
 	if err != nil {
 		return err
@@ -81,11 +54,4 @@ func runAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "BROKEN at seq %d: %s\n  expected: %s\n  got:      %s\n%d entries before it verified\n",
 		b.Seq, b.Problem, b.Expected, b.Got, rep.Entries)
 	return errors.New("audit chain broken at seq " + fmt.Sprint(b.Seq) + ": " + b.Problem)
-}
-
-func auditEnvOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
