@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"unicode/utf8"
 
 	"okpay/internal/audit"
@@ -52,9 +53,16 @@ type effects interface {
 type notifyEffects struct{}
 
 func (notifyEffects) email(ctx context.Context, tx *db.Tx, m mail) error {
-	_, err := notify.EnqueueEmail(ctx, tx, notify.Email{To: m.To, Lang: m.Lang, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
-		UserID: m.UserID, Kind: m.Kind})
-	return err
+	if _, err := notify.EnqueueEmail(ctx, tx, notify.Email{To: m.To, Lang: m.Lang, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
+		UserID: m.UserID, Kind: m.Kind}); err != nil {
+		return err
+	}
+	if in, ok := inboxFor[m.Kind]; ok && m.UserID != "" {
+		if _, err := notify.Notify(ctx, tx, m.UserID, in.kind, notify.InboxMessage{Key: "identity." + m.Kind, Link: in.link}); err != nil {
+			return fmt.Errorf("inbox %s: %w", m.Kind, err)
+		}
+	}
+	return nil
 }
 
 func (notifyEffects) sms(ctx context.Context, tx *db.Tx, m sms) error {
