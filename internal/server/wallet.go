@@ -348,3 +348,39 @@ func seedWalletDemo(ctx context.Context, a *App) error {
 	}
 	return nil
 }
+
+// TuneForBench makes servers built afterwards in this process cheap to populate for
+// `okpay bench api`: test-strength password hashing and roomy per-address rate limits
+// (every bench client is 127.0.0.1). Never call it in `serve`.
+func TuneForBench() {
+	identityTuning = func(c *identity.Config) {
+		c.Argon2 = identity.TestArgon2
+		r := identity.Rate{Burst: 1 << 20, Every: time.Microsecond}
+		c.RateLimits = identity.RateLimits{SignIn: r, Code: r, Register: r, Reset: r}
+	}
+}
+
+// FundWithCard gives a signed-in user a balance the way a person gets one: bind the
+// sandbox's always-successful test card, verify it with the code on its statement and top
+// up amount CNY from it (used by `okpay bench api`).
+func (a *App) FundWithCard(ctx context.Context, userID, sessionID, holder, amount string) error {
+	if a.Wallet == nil {
+		return errors.New("no wallet")
+	}
+	c, err := a.Wallet.AddCard(ctx, wallet.AddCardInput{UserID: userID, SessionID: sessionID, Number: "4242424242424242",
+		ExpMonth: "12", ExpYear: fmt.Sprint(time.Now().Year() + 3), Holder: holder, CVV: "123"})
+	if err != nil {
+		return fmt.Errorf("add card: %w", err)
+	}
+	if err := a.verifyCardFromStatement(ctx, userID, c); err != nil {
+		return fmt.Errorf("verify card: %w", err)
+	}
+	op, err := a.Wallet.TopUp(ctx, wallet.TopUpInput{UserID: userID, Key: "fund-" + userID, CardID: c.ID, Amount: amount, Asset: "CNY"})
+	if err != nil {
+		return fmt.Errorf("top up: %w", err)
+	}
+	if op.Status != "completed" {
+		return fmt.Errorf("top up is %s", op.Status)
+	}
+	return nil
+}
