@@ -173,8 +173,24 @@ func (s *Service) pay(ctx context.Context, tx *db.Tx, m movement) (*Activity, []
 	return out, []uuid.UUID{fromAcct.ID, toAcct.ID}, nil
 }
 
-// mail writes one email to the outbox in tx, in the recipient's language.
+// inboxKinds are the wallet mails that also land in the recipient's notification inbox,
+// so money arriving or a withdrawal's outcome is visible on the next visit.
+var inboxKinds = map[string]notify.InboxKind{
+	"payment_received":     notify.InboxPaymentReceived,
+	"refund_received":      notify.InboxPaymentReceived,
+	"withdrawal_completed": notify.InboxWithdrawalCompleted,
+	"withdrawal_failed":    notify.InboxWithdrawalFailed,
+}
+
+// mail writes one email to the outbox in tx, in the recipient's language, and for the
+// kinds in inboxKinds a notification in both languages.
 func (s *Service) mail(ctx context.Context, tx *db.Tx, p *person, kind string, subject, body [2]string) error {
+	if ik, ok := inboxKinds[kind]; ok && p.ID != "" {
+		m := notify.InboxMessage{Title: apperr.Text{En: subject[0], Zh: subject[1]}, Body: apperr.Text{En: body[0], Zh: body[1]}, Link: "/activity"}
+		if _, err := notify.Notify(ctx, tx, p.ID, ik, m); err != nil {
+			return fmt.Errorf("inbox %s: %w", kind, err)
+		}
+	}
 	if p.Email == "" {
 		return nil
 	}

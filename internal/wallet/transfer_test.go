@@ -8,6 +8,8 @@ import (
 
 	"okpay/internal/apperr"
 	"okpay/internal/identity"
+	"okpay/internal/notify"
+	"strings"
 )
 
 func TestTransfer(t *testing.T) {
@@ -55,6 +57,12 @@ func TestTransfer(t *testing.T) {
 		}
 		if mails != 1 {
 			t.Fatalf("payment_received mails: %d", mails)
+		}
+		// … and a notification in the inbox, in the reader's language.
+		inbox, err := notify.NewInbox(e.d, nil).List(e.ctx, b.ID, "zh-CN", "", 10)
+		if err != nil || len(inbox.Items) != 1 || inbox.Items[0].Kind != notify.InboxPaymentReceived ||
+			!strings.HasPrefix(inbox.Items[0].Title, "收款到账") || inbox.Unread != 1 {
+			t.Fatalf("inbox after payment: %v %+v", err, inbox)
 		}
 		// By account id and by verified phone.
 		if _, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: "k2", To: b.ID, Amount: "1", Asset: "CNY"}); err != nil {
