@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,12 +16,18 @@ import (
 	"okpay/internal/browsertest"
 	"okpay/internal/identity"
 	"okpay/internal/rail"
+	"okpay/internal/support/troubleshoot"
 	"okpay/internal/wallet"
 )
 
 // startWithWallet starts a real server on 127.0.0.1:0, with its own ledger, sandbox rail
 // and wallet; the sandbox bank answers payouts in moments instead of half a minute.
 func startWithWallet(t *testing.T) *App {
+	t.Helper()
+	return startWithWalletDemo(t, false)
+}
+
+func startWithWalletDemo(t *testing.T, demo bool) *App {
 	t.Helper()
 	restoreTuning, restoreSandbox := identityTuning, sandboxTuning
 	identityTuning = func(c *identity.Config) {
@@ -36,6 +44,7 @@ func startWithWallet(t *testing.T) *App {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.Dev = true
+	cfg.Demo = demo
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -232,4 +241,44 @@ func TestBrowserWithdrawalTroubleshooterToAgent(t *testing.T) {
 		t.Fatalf("unread: %q", got)
 	}
 	c.Screenshot("fix-05-inbox")
+}
+
+// TestDemoTroubleshooter: after `serve --demo`, the demo customer's withdrawal bounces at
+// the sandbox bank and the troubleshooter explains it through the API.
+func TestDemoTroubleshooter(t *testing.T) {
+	app := startWithWalletDemo(t, true)
+	ctx := context.Background()
+	si, err := app.Identity.SignIn(ctx, identity.SignInInput{Email: demoTroubleshootEmail, Password: DemoPassword}, identity.Client{IP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		page, err := app.Wallet.ListActivity(ctx, si.Session.UserID, wallet.Filter{Types: []string{wallet.TypeWithdrawal}}, "", 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) == 1 && page.Items[0].Status == wallet.StatusFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo withdrawal did not fail: %+v", page.Items)
+		}
+	}
+	req, _ := http.NewRequest("GET", app.URL()+"/api/v1/fix/withdrawal_failed", nil)
+	req.AddCookie(&http.Cookie{Name: "okpay_session", Value: si.Token})
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		NextStep  string                  `json:"next_step"`
+		Diagnosis *troubleshoot.Diagnosis `json:"diagnosis"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 200 {
+		t.Fatalf("fix: %d %v", res.StatusCode, err)
+	}
+	if out.Diagnosis.Facts["failure_code"] != rail.CodePayoutNameMismatch || out.NextStep != troubleshoot.ActionChangeCard || !out.Diagnosis.OfferTicket {
+		t.Fatalf("diagnosis %+v", out.Diagnosis)
+	}
 }
