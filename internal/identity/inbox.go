@@ -23,6 +23,9 @@ var inboxFor = map[string]struct {
 	"two_step_disabled": {notify.InboxSecurity, "/account/security", notify.InboxText{
 		Title: apperr.Text{En: "2-step verification was turned off", Zh: "两步验证已关闭"},
 		Body:  apperr.Text{En: "Your account is now protected by your password alone. Turn 2-step verification on again in Security.", Zh: "您的账户现在仅受密码保护。请在“安全设置”中重新开启两步验证。"}}},
+	"email_changed": {notify.InboxSecurity, "/account/security", notify.InboxText{
+		Title: apperr.Text{En: "Your email address was changed", Zh: "您的邮箱地址已更换"},
+		Body:  apperr.Text{En: "Sign-in, security notices and password resets now use the new address, and every other session was signed out. If you did not do this, freeze your account and contact support.", Zh: "登录、安全通知和重置密码现在使用新邮箱，其他所有会话均已退出。如果不是您本人操作，请冻结账户并联系客服。"}}},
 	"lockout": {notify.InboxSecurity, "/account/status", notify.InboxText{
 		Title: apperr.Text{En: "Sign-in locked after wrong passwords", Zh: "因多次密码错误，登录已被锁定"},
 		Body:  apperr.Text{En: "Too many wrong passwords locked sign-in for 15 minutes. If that was not you, reset your password.", Zh: "多次输入错误密码，登录已锁定 15 分钟。如果不是您本人，请重置密码。"}}},
