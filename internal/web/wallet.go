@@ -84,6 +84,9 @@ type wdata struct {
 	Charts    *charts
 	SignInURL string
 	CanPay    bool
+	// OpStatus is Op's status, translated; CardStatus translates card statuses.
+	OpStatus   string
+	CardStatus map[string]string
 }
 
 // balView is one wallet's balance as the home page shows it.
@@ -170,6 +173,13 @@ func (u *UI) wrender(w http.ResponseWriter, r *http.Request, status int, page st
 		d.StepUpNext = r.URL.Path
 	}
 	d.Sandbox = u.cfg.Wallet.Sandbox != nil
+	if d.Op != nil {
+		d.OpStatus = u.tr(r, "w.op."+d.Op.Status)
+	}
+	d.CardStatus = map[string]string{}
+	for _, st := range []string{wallet.CardVerifying, wallet.CardVerified, wallet.CardFailed} {
+		d.CardStatus[st] = u.tr(r, "w.card.status."+st)
+	}
 	if d.OK == "" {
 		d.OK = u.wdone(r)
 	}
