@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"okpay/internal/apperr"
+	"okpay/internal/authn"
 	"okpay/internal/httpx"
 	"okpay/internal/support/help"
 )
@@ -91,7 +92,7 @@ type HelpVoteRequest struct {
 // HelpVoteResponse confirms a vote.
 type HelpVoteResponse struct {
 	Recorded  bool   `json:"recorded"`
-	VisitorID string `json:"visitor_id" doc:"send it with later votes to keep one vote per article"`
+	VisitorID string `json:"visitor_id" doc:"send it with later votes to keep one vote per article; empty when signed in (the vote is the account's)"`
 }
 
 // The same cookie as the web pages, so a browser has one vote per article either way.
@@ -106,6 +107,7 @@ func (a *API) helpRoutes() {
 		return
 	}
 	rt := a.router
+	a.helpAgentRoutes()
 	langDoc := "zh-CN or en; default from Accept-Language"
 	rt.Handle(Route{Method: "GET", Path: "/help/articles", ID: "listHelpArticles", Tag: "help",
 		Summary: "Help center articles, all or one category's, in display order", Response: HelpArticlesResponse{},
@@ -177,7 +179,7 @@ func (a *API) helpRoutes() {
 			httpx.WriteJSON(w, http.StatusOK, out)
 		}})
 	rt.Handle(Route{Method: "POST", Path: "/help/articles/{slug}/vote", ID: "voteHelpArticle", Tag: "help",
-		Summary: "Say whether an article helped; one vote per visitor per article (voting again replaces it)",
+		Summary: "Say whether an article helped; one vote per person (signed in) or visitor per article (voting again replaces it)",
 		Request: HelpVoteRequest{}, Response: HelpVoteResponse{},
 		Errors: []string{apperr.CodeNotFound, apperr.CodeInvalidJSON, apperr.CodeBodyTooLarge, apperr.CodeValidation},
 		Handler: func(w http.ResponseWriter, r *http.Request) {
@@ -186,8 +188,16 @@ func (a *API) helpRoutes() {
 				httpx.WriteError(w, r, err)
 				return
 			}
-			vid := helpVisitorID(w, r, in.VisitorID)
-			if err := h.Vote(r.Context(), r.PathValue("slug"), "v:"+vid, helpLang(r), in.Helpful); err != nil {
+			// A signed-in reader votes as themselves, so clearing cookies or switching
+			// browsers does not add votes; visitors keep the cookie (or sent) id.
+			voter, vid := "", ""
+			if p := authn.From(r.Context()); p != nil && p.User != nil && help.ValidVoter("u:"+p.User.ID) {
+				voter = "u:" + p.User.ID
+			} else {
+				vid = helpVisitorID(w, r, in.VisitorID)
+				voter = "v:" + vid
+			}
+			if err := h.Vote(r.Context(), r.PathValue("slug"), voter, helpLang(r), in.Helpful); err != nil {
 				httpx.WriteError(w, r, err)
 				return
 			}

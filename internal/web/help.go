@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"okpay/internal/apperr"
+	"okpay/internal/authn"
 	"okpay/internal/httpx"
 	"okpay/internal/support/help"
 )
@@ -136,8 +137,15 @@ func (u *UI) helpVote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slug := r.PathValue("slug")
-	vid := visitorID(w, r)
-	if err := u.cfg.Help.Vote(r.Context(), slug, "v:"+vid, httpx.Lang(r.Context()), helpful); err != nil {
+	// A signed-in reader votes as themselves (one vote per account per article, whatever
+	// the browser); visitors vote by the cookie.
+	var voter string
+	if p := authn.From(r.Context()); p != nil && p.User != nil && help.ValidVoter("u:"+p.User.ID) {
+		voter = "u:" + p.User.ID
+	} else {
+		voter = "v:" + visitorID(w, r)
+	}
+	if err := u.cfg.Help.Vote(r.Context(), slug, voter, httpx.Lang(r.Context()), helpful); err != nil {
 		u.RenderError(w, r, err)
 		return
 	}
