@@ -51,6 +51,7 @@ func New(deps Deps) *API {
 	if deps.Accounts != nil {
 		a.authRoutes()
 		a.accountRoutes()
+		a.accountEmailRoutes()
 		a.agentRoutes()
 	}
 	if deps.Support != nil {
