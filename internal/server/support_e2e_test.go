@@ -175,6 +175,8 @@ func TestBrowserWithdrawalTroubleshooterToAgent(t *testing.T) {
 
 	// The customer.
 	c := browsertest.New(t, app.URL())
+	// Pages take seconds each under -race on a busy machine; a step still fails in a minute.
+	c.Step = time.Minute
 	e2eSignIn(t, c, mei.Email)
 	c.Go("/fix")
 	c.Wait(`#fix-suggested [data-problem="withdrawal_failed"]`)
@@ -207,6 +209,7 @@ func TestBrowserWithdrawalTroubleshooterToAgent(t *testing.T) {
 
 	// The agent, in a second browser.
 	a := browsertest.New(t, app.URL())
+	a.Step = time.Minute
 	e2eSignIn(t, a, "agentli@example.com")
 	a.Go("/agent")
 	row := `tr[data-number="` + number + `"]`
