@@ -27,14 +27,15 @@ import (
 // walletEngines runs fn against a real server on SQLite and, when a test PostgreSQL is
 // configured, on PostgreSQL.
 func walletEngines(t *testing.T, fn func(t *testing.T, app *server.App, logs *syncBuffer)) {
-	// Step-ups last 2 s here, so a test can see one lapse.
+	// Step-ups last a few seconds here, so a test can see one lapse (long enough for a step
+	// and the request after it under -race on a busy machine).
 	t.Cleanup(server.SetIdentityTuning(func(c *identity.Config) {
 		c.Argon2 = identity.TestArgon2
 		c.RateLimits = identity.RateLimits{
 			SignIn: identity.Rate{Burst: 1000, Every: time.Millisecond}, Code: identity.Rate{Burst: 1000, Every: time.Millisecond},
 			Register: identity.Rate{Burst: 1000, Every: time.Millisecond}, Reset: identity.Rate{Burst: 1000, Every: time.Millisecond},
 		}
-		c.StepUpWindow = 2 * time.Second
+		c.StepUpWindow = stepUpWindow
 	}))
 	restore := server.SetSandboxTuning(func(c *rail.SandboxConfig) {
 		c.PayoutProcessingAfter, c.PayoutDelay, c.PayoutFailDelay = 50*time.Millisecond, 400*time.Millisecond, 300*time.Millisecond
@@ -60,6 +61,9 @@ func walletEngines(t *testing.T, fn func(t *testing.T, app *server.App, logs *sy
 }
 
 const walletPW = "Wallet-Kettle-2026!"
+
+// stepUpWindow is how long a step-up lasts in these tests.
+const stepUpWindow = 6 * time.Second
 
 // person is a signed-in API user.
 type person struct {
@@ -160,7 +164,7 @@ func TestWalletAPIFlows(t *testing.T) {
 
 		// Money needs a key; a card needs a step-up.
 		alice.fails("validation_failed", "POST", "/transfers", map[string]string{"to": bob.u.Email, "amount": "1", "asset": "CNY"})
-		time.Sleep(2100 * time.Millisecond) // the sign-in's own step-up lapses
+		time.Sleep(stepUpWindow + 100*time.Millisecond) // the sign-in's own step-up lapses
 		alice.sendFails(identity.CodeStepUpRequired, "k-card-0", "POST", "/cards", map[string]string{"number": "4242424242424242", "exp_month": "12", "exp_year": "2031", "holder": "Alice A", "cvv": "123"})
 		alice.must(200, "POST", "/me/step-up", map[string]string{"password": walletPW}, nil)
 		// Luhn and expiry errors name their fields.

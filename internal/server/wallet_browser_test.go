@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -31,24 +32,24 @@ func TestBrowserWalletJourney(t *testing.T) {
 	}
 	b := browsertest.New(t, app.URL())
 	b.Go("/signin?next=/wallet")
-	fill(t, b, "#email", alice)
-	fill(t, b, "#password", walletPW)
+	wfill(t, b, "#email", alice)
+	wfill(t, b, "#password", walletPW)
 	click(t, b, `form[action="/signin"] button[type="submit"]`)
 	b.WaitText("main h1", "Wallet")
 	b.Screenshot("w01-wallet-empty-en")
 
 	// A card: Luhn error first, shown at the number field.
 	b.Go("/wallet/cards")
-	fill(t, b, "#card-number", "4242 4242 4242 4241")
-	fill(t, b, "#card-exp-month", "12")
-	fill(t, b, "#card-exp-year", "2031")
-	fill(t, b, "#card-cvv", "123")
-	fill(t, b, "#card-holder", "Alice W")
+	wfill(t, b, "#card-number", "4242 4242 4242 4241")
+	wfill(t, b, "#card-exp-month", "12")
+	wfill(t, b, "#card-exp-year", "2031")
+	wfill(t, b, "#card-cvv", "123")
+	wfill(t, b, "#card-holder", "Alice W")
 	click(t, b, "#card-submit")
 	b.Wait("#err-number")
 	b.Screenshot("w02-card-luhn-en")
-	fill(t, b, "#card-number", "4242 4242 4242 4242")
-	fill(t, b, "#card-cvv", "123")
+	wfill(t, b, "#card-number", "4242 4242 4242 4242")
+	wfill(t, b, "#card-cvv", "123")
 	click(t, b, "#card-submit")
 	b.Wait("#sandbox-statement")
 	line := b.Text("#sandbox-statement .statement-line")
@@ -57,14 +58,14 @@ func TestBrowserWalletJourney(t *testing.T) {
 		t.Fatalf("statement line %q", line)
 	}
 	b.Screenshot("w03-card-verify-en")
-	fill(t, b, "#verify-code", code)
+	wfill(t, b, "#verify-code", code)
 	click(t, b, "#verify-submit")
 	b.WaitText("#w-done", "Card verified")
 	b.Screenshot("w04-cards-en")
 
 	// Top up.
 	b.Go("/wallet/top-up")
-	fill(t, b, "#topup-amount", "300")
+	wfill(t, b, "#topup-amount", "300")
 	click(t, b, "#topup-submit")
 	b.WaitText("#w-done", "Top-up completed")
 	b.Go("/wallet")
@@ -72,9 +73,9 @@ func TestBrowserWalletJourney(t *testing.T) {
 
 	// Transfer with the confirmation step.
 	b.Go("/wallet/transfer")
-	fill(t, b, "#transfer-to", bob)
-	fill(t, b, "#transfer-amount", "88.8")
-	fill(t, b, "#transfer-memo", "三月房租")
+	wfill(t, b, "#transfer-to", bob)
+	wfill(t, b, "#transfer-amount", "88.8")
+	wfill(t, b, "#transfer-memo", "三月房租")
 	click(t, b, "#transfer-next")
 	b.WaitText("#confirm-amount", "88.80 CNY")
 	b.Screenshot("w05-transfer-confirm-en")
@@ -84,8 +85,8 @@ func TestBrowserWalletJourney(t *testing.T) {
 	b.Screenshot("w06-receipt-en")
 	// A refusal shows the message, the fix and the next step as a button.
 	b.Go("/wallet/transfer")
-	fill(t, b, "#transfer-to", bob)
-	fill(t, b, "#transfer-amount", "500")
+	wfill(t, b, "#transfer-to", bob)
+	wfill(t, b, "#transfer-amount", "500")
 	click(t, b, "#transfer-next")
 	click(t, b, "#transfer-send")
 	b.Wait(`#w-error[data-code="insufficient_funds"] a.w-next[href="/wallet/top-up"]`)
@@ -135,4 +136,22 @@ func TestBrowserWalletJourney(t *testing.T) {
 		}
 	}
 	b.WaitText("main h1", "提现")
+}
+
+// wfill is fill retried when the page replaced the input between finding and typing (a
+// navigation finishing, or the chat widget re-rendering), as click does.
+func wfill(t *testing.T, b *browsertest.Browser, sel, value string) {
+	t.Helper()
+	var err error
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithTimeout(b.Context(), b.Step)
+		err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.Screenshot("failure")
+	t.Fatal(fmt.Sprintf("browser: fill %s: %v (at %s)", sel, err, b.Location()))
 }

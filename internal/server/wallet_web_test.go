@@ -86,7 +86,7 @@ func TestWalletPages(t *testing.T) {
 		}
 		a := page{newPerson(t, app, "ann@example.com", identity.RoleCustomer)}
 		b := page{newPerson(t, app, "ben@example.com", identity.RoleCustomer)}
-		time.Sleep(2100 * time.Millisecond) // the sign-in's own step-up lapses
+		time.Sleep(stepUpWindow + 100*time.Millisecond) // the sign-in's own step-up lapses
 
 		card := url.Values{"number": {"4000 0000 0000 0069"}, "exp_month": {"12"}, "exp_year": {"2031"}, "cvv": {"123"}, "holder": {"Ann A"}}
 		// Step-up asked in place, and back to the cards page.
