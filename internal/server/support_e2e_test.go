@@ -239,8 +239,13 @@ func TestBrowserWithdrawalTroubleshooterToAgent(t *testing.T) {
 	c.WaitText("#thread", "does not match your verified real name")
 	c.Screenshot("fix-04-reply")
 	c.Go("/inbox")
-	c.Wait(".inbox-item.kind-ticket_reply.unread")
-	if got := c.Text("#inbox-unread"); !strings.Contains(got, "1") {
+	reply := c.WaitText(".inbox-item.kind-ticket_reply.unread", number)
+	if !strings.Contains(reply, "New reply") {
+		t.Fatalf("inbox item: %q", reply)
+	}
+	// The bounced withdrawal told her too; both are counted unread.
+	c.Wait(".inbox-item.kind-withdrawal_failed")
+	if got := c.Text("#inbox-unread"); strings.HasPrefix(got, "0") {
 		t.Fatalf("unread: %q", got)
 	}
 	c.Screenshot("fix-05-inbox")
