@@ -16,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"okpay/internal/apperr"
 	"okpay/internal/db/dbtest"
 	"okpay/internal/identity"
 	"okpay/internal/ledger"
 	"okpay/internal/rail"
 	"okpay/internal/server"
+	"okpay/internal/support/notice"
 	"okpay/internal/wallet"
 )
 
@@ -421,6 +423,30 @@ func TestWalletAPIFlows(t *testing.T) {
 
 		reconcile(t, app)
 		noCardNumbers(t, app, logs.String(), joined)
+
+		// A maintenance window refuses money movements with the code and its fix.
+		admin, err := app.Identity.CreateUser(context.Background(), identity.CreateUserInput{Email: "ops@example.com", Password: walletPW, Role: identity.RoleAdmin, Verified: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Support.Notices.Create(context.Background(), notice.Actor{ID: admin.ID, Role: string(identity.RoleAdmin)}, notice.Input{Kind: notice.KindMaintenance,
+			Title: apperr.Text{En: "Upgrade", Zh: "升级"}, Body: apperr.Text{En: "Back soon.", Zh: "稍后恢复。"}, EndsAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		deadline = time.Now().Add(15 * time.Second)
+		for i := 0; ; i++ {
+			resp, e := alice.send(fmt.Sprintf("maint-%d", i), "POST", "/transfers", map[string]string{"to": bob.u.Email, "amount": "1.00", "asset": "CNY"}, nil)
+			if e.Error.Code == "maintenance" {
+				if e.Error.Fix == "" {
+					t.Fatal("maintenance without a fix")
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no maintenance refusal: %d %+v", resp.StatusCode, e.Error)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	})
 }
 
