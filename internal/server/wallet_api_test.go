@@ -421,6 +421,18 @@ func TestWalletAPIFlows(t *testing.T) {
 			t.Fatalf("formula not neutralised")
 		}
 
+		// An unverified email cannot send; a frozen account cannot send.
+		if _, err := app.Identity.CreateUser(context.Background(), identity.CreateUserInput{Email: "dave@example.com", Password: walletPW, Role: identity.RoleCustomer}); err != nil {
+			t.Fatal(err)
+		}
+		dave := &person{client: newClient(t, app.URL())}
+		dave.must(200, "POST", "/auth/signin", map[string]string{"email": "dave@example.com", "password": walletPW}, nil)
+		dave.sendFails(identity.CodeEmailNotVerified, "d-1", "POST", "/transfers", map[string]string{"to": bob.u.Email, "amount": "1", "asset": "CNY"})
+		alice.sendOK(201, "to-carol-2", "POST", "/transfers", map[string]string{"to": carol.u.Email, "amount": "5.00", "asset": "CNY"}, nil)
+		carol.must(201, "POST", "/me/freeze", map[string]string{"reason": "lost my phone"}, nil)
+		carol.must(200, "POST", "/auth/signin", map[string]string{"email": carol.u.Email, "password": walletPW}, nil)
+		carol.sendFails(identity.CodeAccountFrozen, "c-1", "POST", "/transfers", map[string]string{"to": bob.u.Email, "amount": "1", "asset": "CNY"})
+
 		reconcile(t, app)
 		noCardNumbers(t, app, logs.String(), joined)
 
