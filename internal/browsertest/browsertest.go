@@ -109,8 +109,10 @@ func staleNode(err error) bool {
 
 func (b *Browser) fail(what string, err error) {
 	b.t.Helper()
-	loc, _ := chromedp.Run(b.ctx, chromedp.Location())
-	body, _ := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("body")))
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
 	if len(body) > 2000 {
 		body = body[:2000] + "…"
 	}
@@ -174,14 +176,22 @@ func (b *Browser) Attr(sel, name string) string {
 // WaitText waits until the element's text contains want, and returns the text.
 func (b *Browser) WaitText(sel, want string) string {
 	b.t.Helper()
-	deadline := time.Now().Add(b.Step)
+	// One deadline for the whole wait: each read must be bounded too, because a read of an
+	// element that is not on the page waits for it to appear.
+	ctx, cancel := context.WithTimeout(b.ctx, b.Step)
+	defer cancel()
+	var s string
+	var err error
 	for {
-		s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+		rctx, rcancel := context.WithTimeout(ctx, time.Second)
+		s, err = chromedp.Run(rctx, chromedp.Text(chromedp.CSS(sel)))
+		rcancel()
 		if err == nil && strings.Contains(s, want) {
 			return s
 		}
-		if time.Now().After(deadline) {
+		if ctx.Err() != nil {
 			b.fail(fmt.Sprintf("wait for %q in %s (have %q)", want, sel, s), fmt.Errorf("timeout: %v", err))
+			return s
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
