@@ -100,6 +100,9 @@ func (u *UI) contactPage(w http.ResponseWriter, r *http.Request) {
 			row.Hours = strings.Join(blocks, ", ")
 		}
 		row.Expected = u.expected(r, s, now)
+		if w, ok := u.chatWait(r, s); ok {
+			row.Expected = w
+		}
 		data.Channels = append(data.Channels, row)
 		data.Zone = zoneName(s.Loc, lang)
 	}
@@ -118,6 +121,25 @@ func (u *UI) expected(r *http.Request, s hours.Status, now time.Time) string {
 		return target
 	}
 	return u.trf(r, "contact.expect_by", "target", target, "time", deskTime(s.ExpectedBy, lang, s.Loc, now))
+}
+
+// chatWait is the live chat's current expected wait, from the queue and recent pickup
+// times, while chat is open: what a person about to start a chat wants to know, rather
+// than the target. ok is false when it cannot be told (closed, no chat service, an error).
+func (u *UI) chatWait(r *http.Request, s hours.Status) (string, bool) {
+	if s.Channel != hours.ChannelChat || !s.Open || u.cfg.Support == nil || u.cfg.Support.Chat == nil {
+		return "", false
+	}
+	wait, err := u.cfg.Support.Chat.ExpectedWait(r.Context())
+	if err != nil {
+		u.log.Warn("contact: chat wait", "err", err, "request_id", httpx.RequestID(r.Context()))
+		return "", false
+	}
+	mins := int((wait + time.Minute - 1) / time.Minute)
+	if mins < 1 {
+		mins = 1
+	}
+	return u.trf(r, "contact.expect_chat_wait", "n", mins), true
 }
 
 func targetText(u *UI, r *http.Request, d time.Duration, days int) string {
