@@ -17,12 +17,9 @@ import (
 // inputs are typed into directly.
 func fill(t *testing.T, b *browsertest.Browser, sel, value string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.Context(), b.Step)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value)); err != nil {
-		b.Screenshot("failure")
-		t.Fatalf("browser: fill %s: %v (at %s)", sel, err, b.Location())
-	}
+	// The harness retries while a navigation replaces the page's nodes, which a page that
+	// has only just loaded can still do under load.
+	b.Fill(sel, value)
 }
 
 // click clicks sel, retrying when the page replaced the node between finding and clicking
