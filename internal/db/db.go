@@ -152,6 +152,20 @@ type Tx struct {
 	*sql.Tx
 	Now     time.Time
 	Dialect Dialect
+
+	onEnd []func(committed bool)
+}
+
+// OnEnd registers fn to run once the transaction has ended, with whether it committed.
+// It runs after the commit or rollback returned (the connection is back in its pool), in
+// registration order. Code that mirrors the transaction's writes in memory uses it to
+// publish them only if they committed, or to undo them.
+func (t *Tx) OnEnd(fn func(committed bool)) { t.onEnd = append(t.onEnd, fn) }
+
+func (t *Tx) end(committed bool) {
+	for _, fn := range t.onEnd {
+		fn(committed)
+	}
 }
 
 // NowMicros is Now as stored: integer microseconds since the Unix epoch.
@@ -191,13 +205,26 @@ func (d *DB) runTx(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	tx := &Tx{Tx: sqlTx, Now: d.Clock.Now().Truncate(time.Microsecond), Dialect: d.Dialect}
+	defer func() {
+		// A panic in fn must still end the transaction and run the hooks (they may hold
+		// locks); the panic goes on to the caller's recovery.
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			tx.end(false)
+			panic(p)
+		}
+	}()
 	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
+		tx.end(false)
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
+		// A failed COMMIT leaves the transaction rolled back on both engines.
+		tx.end(false)
 		return fmt.Errorf("commit: %w", err)
 	}
+	tx.end(true)
 	return nil
 }
 

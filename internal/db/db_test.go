@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -144,4 +145,35 @@ func TestRedact(t *testing.T) {
 	if got := db.Redact("postgres://u:hunter2@h/db"); got != "postgres://u:xxxxx@h/db" {
 		t.Fatal(got)
 	}
+}
+
+func TestTxOnEnd(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		var got []string
+		if err := d.InTx(ctx, func(tx *db.Tx) error {
+			tx.OnEnd(func(c bool) { got = append(got, fmt.Sprintf("a%v", c)) })
+			tx.OnEnd(func(c bool) { got = append(got, fmt.Sprintf("b%v", c)) })
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		if err := d.InTx(ctx, func(tx *db.Tx) error {
+			tx.OnEnd(func(c bool) { got = append(got, fmt.Sprintf("c%v", c)) })
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+		func() {
+			defer func() { _ = recover() }()
+			_ = d.InTx(ctx, func(tx *db.Tx) error {
+				tx.OnEnd(func(c bool) { got = append(got, fmt.Sprintf("p%v", c)) })
+				panic("in fn")
+			})
+		}()
+		if want := "[atrue btrue cfalse pfalse]"; fmt.Sprint(got) != want {
+			t.Fatalf("hooks ran %v, want %s", got, want)
+		}
+	})
 }
