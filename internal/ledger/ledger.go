@@ -129,8 +129,8 @@ type Ledger struct {
 
 	// unmerged counts transfers written by this committer since the last merge (SQLite).
 	unmerged int
-	// cache holds accounts as last committed (SQLite only; nil on PostgreSQL).
-	cache *accountCache
+	// sums holds account sums in memory (SQLite only; nil on PostgreSQL; see sums.go).
+	sums *sumState
 	// tail holds the history entries written since the last merge (SQLite; committer only).
 	tail tail
 
@@ -169,12 +169,7 @@ func New(d *db.DB, opts Options) (*Ledger, error) {
 		return nil, errors.New("ledger: nil database")
 	}
 	opts.defaults()
-	var cache *accountCache
-	if d.Engine == db.SQLite {
-		cache = newAccountCache()
-	}
 	l := &Ledger{
-		cache:    cache,
 		d:        d,
 		opts:     opts,
 		st:       newStore(d),
@@ -183,7 +178,32 @@ func New(d *db.DB, opts Options) (*Ledger, error) {
 		loopDone: make(chan struct{}),
 	}
 	l.tail.reset()
+	if d.Engine == db.SQLite {
+		l.sums = newSumState()
+		l.sums.afterCommit = l.transfersStored
+	}
 	return l, nil
+}
+
+// transfersStored reports whether every transfer SubmitTx wrote in ts's transaction is
+// in the database after its commit.
+func (l *Ledger) transfersStored(ts *txSums) bool {
+	ctx := context.Background()
+	n := 0
+	for lo := 0; lo < len(ts.inserted); lo += 256 {
+		part := ts.inserted[lo:min(lo+256, len(ts.inserted))]
+		args := make([]any, len(part))
+		for i := range part {
+			args[i] = part[i]
+		}
+		var c int
+		if err := l.d.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger_transfers WHERE id IN (`+qmarks(len(part))+`)`, args...).Scan(&c); err != nil {
+			l.opts.Logger.Error("ledger: check transfers after commit", "err", err)
+			return false
+		}
+		n += c
+	}
+	return n == len(ts.inserted)
 }
 
 // Start prepares the committer's statements, merges any unmerged history (SQLite) and
@@ -199,6 +219,13 @@ func (l *Ledger) Start(ctx context.Context) error {
 		return fmt.Errorf("start ledger: %w", err)
 	}
 	if !l.st.pg {
+		// Bring the rows up to date after a crash before anyone reads them.
+		if err := l.d.InTx(ctx, func(tx *db.Tx) error {
+			_, err := l.acquire(ctx, tx)
+			return err
+		}); err != nil {
+			return fmt.Errorf("start ledger: %w", err)
+		}
 		if err := l.merge(ctx); err != nil {
 			return fmt.Errorf("start ledger: %w", err)
 		}
@@ -235,7 +262,7 @@ func (l *Ledger) Close() error {
 	}
 	var err error
 	if started && !l.st.pg {
-		err = l.merge(context.Background())
+		err = errors.Join(l.flushAll(context.Background()), l.merge(context.Background()))
 	}
 	l.st.close()
 	return err
@@ -300,15 +327,25 @@ func (l *Ledger) SubmitTx(ctx context.Context, tx *db.Tx, transfers []Transfer) 
 		return nil, ErrTooLarge
 	}
 	results := make([]Result, len(transfers))
-	if l.cache != nil {
-		l.cache.invalidate()
+	var ts *txSums
+	if l.sums != nil {
+		var err error
+		if ts, err = l.acquire(ctx, tx); err != nil {
+			return nil, fmt.Errorf("submit in transaction: %w", err)
+		}
 	}
-	b, err := l.decide(ctx, tx, []*call{{transfers: transfers, results: results}}, decideOpts{checkExisting: true})
+	b, err := l.decide(ctx, tx, ts, []*call{{transfers: transfers, results: results}}, decideOpts{checkExisting: true})
 	if err != nil {
 		return nil, err
 	}
 	if err := l.st.write(ctx, tx, b); err != nil {
 		return nil, fmt.Errorf("submit in transaction: %w", err)
+	}
+	if ts != nil {
+		ts.noteChanges(b)
+		for _, t := range b.inserts {
+			ts.inserted = append(ts.inserted, t.ID[:])
+		}
 	}
 	return results, nil
 }
@@ -371,20 +408,21 @@ func (l *Ledger) commit(calls []*call, n int) {
 	var err error
 	for attempt := 0; attempt < maxBatchAttempts; attempt++ {
 		var b *batch
-		var gen uint64
 		// The first attempt does not look up the batch's ids: the unique index refuses a
 		// duplicate anyway, and duplicates are rare (retries), so paying one failed
 		// attempt for them is cheaper than an index probe per transfer on SQLite and a
 		// round trip per batch on PostgreSQL.
-		opts := decideOpts{checkExisting: attempt > 0, useCache: l.cache != nil}
+		opts := decideOpts{checkExisting: attempt > 0}
 		err = l.d.InTx(ctx, func(tx *db.Tx) error {
-			var err error
-			if opts.useCache {
-				if gen, err = l.cache.begin(ctx, tx); err != nil {
+			var ts *txSums
+			if l.sums != nil {
+				var err error
+				if ts, err = l.acquire(ctx, tx); err != nil {
 					return err
 				}
 			}
-			b, err = l.decide(ctx, tx, calls, opts)
+			var err error
+			b, err = l.decide(ctx, tx, ts, calls, opts)
 			if err != nil {
 				return err
 			}
@@ -397,13 +435,19 @@ func (l *Ledger) commit(calls []*call, n int) {
 					return err
 				}
 			}
-			return l.st.write(ctx, tx, b)
+			if err := l.st.write(ctx, tx, b); err != nil {
+				return err
+			}
+			if ts == nil || len(b.inserts) == 0 {
+				return nil
+			}
+			ts.noteChanges(b)
+			// A few of the longest-dirty rows per batch keep the replay after a crash
+			// bounded (about flushEvery×batches of transfers) at a fraction of a row
+			// write per transfer.
+			n := max(l.sums.flushEvery, len(b.inserts)/16)
+			return l.flush(ctx, tx, ts, nil, n, false, b.firstSeq+int64(len(b.inserts))-1)
 		})
-		if err == nil && opts.useCache {
-			l.cache.end(gen, b.accounts)
-		} else if l.cache != nil {
-			l.cache.invalidate()
-		}
 		if err == nil {
 			l.unmerged += len(b.inserts)
 			if !l.st.pg {
@@ -469,11 +513,11 @@ type decideOpts struct {
 	// checkExisting looks up the batch's transfer ids; without it duplicates of stored
 	// transfers are left to the unique index (and a retry with the check).
 	checkExisting bool
-	// useCache takes accounts from the committer's cache (SQLite).
-	useCache bool
 }
 
-func (l *Ledger) decide(ctx context.Context, tx *db.Tx, calls []*call, opts decideOpts) (*batch, error) {
+// decide loads what the calls touch and applies them in memory, filling their results. ts
+// (SQLite) supplies the accounts' sums; nil reads them from the rows (PostgreSQL, locked).
+func (l *Ledger) decide(ctx context.Context, tx *db.Tx, ts *txSums, calls []*call, opts decideOpts) (*batch, error) {
 	b := newBatch(tx.NowMicros())
 	var tIDs, pIDs []uuid.UUID
 	acctSet := map[uuid.UUID]struct{}{}
@@ -508,10 +552,11 @@ func (l *Ledger) decide(ctx context.Context, tx *db.Tx, calls []*call, opts deci
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return lessID(ids[i], ids[j]) })
-	if opts.useCache {
-		ids = l.cache.get(ids, b.accounts)
-	}
-	if err := l.st.loadAccounts(ctx, tx, ids, b.accounts); err != nil {
+	if ts != nil {
+		if err := l.accountsFor(ctx, tx, ts, ids, b.accounts); err != nil {
+			return nil, err
+		}
+	} else if err := l.st.loadAccounts(ctx, tx, ids, b.accounts); err != nil {
 		return nil, err
 	}
 	if l.st.pg && len(pIDs) > 0 {

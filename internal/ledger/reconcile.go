@@ -122,16 +122,37 @@ func Reconcile(ctx context.Context, d *db.DB) (*Report, error) {
 		return nil
 	}
 
+	// eff is every account with its true sums: on SQLite a row plus the transfers after
+	// its sums_seq (rows are checkpoints there, see sums.go); on PostgreSQL the row.
+	eff := `eff AS (SELECT id, asset, flags, debits_pending, debits_posted, credits_pending, credits_posted FROM ledger_accounts)`
+	if d.Engine == db.SQLite {
+		eff = `tl AS (
+				SELECT t.seq, t.debit_account_id AS dr, t.credit_account_id AS cr,
+					CASE WHEN (t.flags & 2) <> 0 THEN t.amount WHEN (t.flags & 12) <> 0 THEN -p.amount ELSE 0 END AS pend,
+					CASE WHEN (t.flags & 10) = 0 THEN t.amount ELSE 0 END AS post
+				FROM ledger_transfers t LEFT JOIN ledger_pending p ON p.id = t.pending_id AND (t.flags & 12) <> 0
+				WHERE t.seq > (SELECT flushed_seq FROM ledger_state WHERE id = 1)),
+			fx AS (SELECT dr AS acct, seq, pend AS dp, post AS dpo, 0 AS cp, 0 AS cpo FROM tl
+				UNION ALL SELECT cr, seq, 0, 0, pend, post FROM tl),
+			eff AS (SELECT a.id, a.asset, a.flags,
+					a.debits_pending + COALESCE(SUM(fx.dp), 0) AS debits_pending,
+					a.debits_posted + COALESCE(SUM(fx.dpo), 0) AS debits_posted,
+					a.credits_pending + COALESCE(SUM(fx.cp), 0) AS credits_pending,
+					a.credits_posted + COALESCE(SUM(fx.cpo), 0) AS credits_posted
+				FROM ledger_accounts a LEFT JOIN fx ON fx.acct = a.id AND fx.seq > a.sums_seq
+				GROUP BY a.id, a.asset, a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)`
+	}
 	checks := []struct{ name, q string }{
 		{"per asset, debits equal credits (posted and pending)", `
+			WITH ` + eff + `
 			SELECT asset, SUM(debits_posted) AS debits_posted, SUM(credits_posted) AS credits_posted,
 				SUM(debits_pending) AS debits_pending, SUM(credits_pending) AS credits_pending
-			FROM ledger_accounts GROUP BY asset
+			FROM eff GROUP BY asset
 			HAVING SUM(debits_posted) <> SUM(credits_posted) OR SUM(debits_pending) <> SUM(credits_pending)`},
 		// Posted sums come from plain transfers and posts (not holds, not voids); pending
 		// sums from holds still pending.
 		{"every account's sums equal its transfers", `
-			WITH moves AS (
+			WITH ` + eff + `, moves AS (
 				SELECT debit_account_id AS acct, amount AS dpo, 0 AS cpo FROM ledger_transfers WHERE (flags & 10) = 0
 				UNION ALL
 				SELECT credit_account_id, 0, amount FROM ledger_transfers WHERE (flags & 10) = 0
@@ -143,7 +164,7 @@ func Reconcile(ctx context.Context, d *db.DB) (*Report, error) {
 			h AS (SELECT acct, SUM(dp) AS dp, SUM(cp) AS cp FROM holds GROUP BY acct)
 			SELECT a.id, a.debits_posted, COALESCE(m.dpo, 0) AS from_transfers_dpo, a.credits_posted, COALESCE(m.cpo, 0) AS from_transfers_cpo,
 				a.debits_pending, COALESCE(h.dp, 0) AS from_holds_dp, a.credits_pending, COALESCE(h.cp, 0) AS from_holds_cp
-			FROM ledger_accounts a LEFT JOIN m ON m.acct = a.id LEFT JOIN h ON h.acct = a.id
+			FROM eff a LEFT JOIN m ON m.acct = a.id LEFT JOIN h ON h.acct = a.id
 			WHERE a.debits_posted <> COALESCE(m.dpo, 0) OR a.credits_posted <> COALESCE(m.cpo, 0)
 				OR a.debits_pending <> COALESCE(h.dp, 0) OR a.credits_pending <> COALESCE(h.cp, 0)`},
 		{"every transfer's accounts exist and hold its asset", `
@@ -152,7 +173,8 @@ func Reconcile(ctx context.Context, d *db.DB) (*Report, error) {
 			LEFT JOIN ledger_accounts c ON c.id = t.credit_account_id
 			WHERE d.id IS NULL OR c.id IS NULL OR d.asset <> t.asset OR c.asset <> t.asset OR t.amount <= 0`},
 		{"no account breaks its flags or goes negative", `
-			SELECT id, flags, debits_posted, debits_pending, credits_posted, credits_pending FROM ledger_accounts
+			WITH ` + eff + `
+			SELECT id, flags, debits_posted, debits_pending, credits_posted, credits_pending FROM eff
 			WHERE ((flags & 1) <> 0 AND debits_posted + debits_pending > credits_posted)
 				OR debits_posted < 0 OR debits_pending < 0 OR credits_posted < 0 OR credits_pending < 0`},
 		{"every hold has one pending row that matches it", `

@@ -104,10 +104,11 @@ func sqlInsertPendings(n int) string {
 	return `INSERT INTO ledger_pending (` + pendingCols + `) VALUES ` + valuesList(n, 8)
 }
 
+// sqlUpdateAccounts (SQLite) writes rows of sums as of seq column6 (see sums.go).
 func sqlUpdateAccounts(n int) string {
 	return `UPDATE ledger_accounts SET debits_pending = v.column2, debits_posted = v.column3,
-		credits_pending = v.column4, credits_posted = v.column5
-		FROM (VALUES ` + valuesList(n, 5) + `) AS v WHERE ledger_accounts.id = v.column1`
+		credits_pending = v.column4, credits_posted = v.column5, sums_seq = v.column6
+		FROM (VALUES ` + valuesList(n, 6) + `) AS v WHERE ledger_accounts.id = v.column1`
 }
 
 const sqlUpdatePending = `UPDATE ledger_pending SET state = $1, resolved_by = $2, resolved_at = $3 WHERE id = $4`
@@ -259,6 +260,38 @@ func (s *store) loadAccounts(ctx context.Context, tx *db.Tx, ids []uuid.UUID, in
 			return fmt.Errorf("read accounts: %w", err)
 		}
 		return nil
+	})
+}
+
+// loadAccountsSeq (SQLite) reads accounts with their rows' sums_seq, for recovery.
+func (s *store) loadAccountsSeq(ctx context.Context, tx *db.Tx, ids []uuid.UUID, into map[uuid.UUID]*acct, seqs map[uuid.UUID]int64) error {
+	return forChunks(len(ids), func(lo, hi int) error {
+		args := make([]any, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			args = append(args, ids[i][:])
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT sums_seq, `+accountCols+` FROM ledger_accounts WHERE id IN (`+qmarks(hi-lo)+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("read accounts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var seq int64
+			var a Account
+			var id []byte
+			var created int64
+			if err := rows.Scan(&seq, &id, &a.Asset, &a.Code, &a.Owner, &a.Flags, &a.DebitsPending, &a.DebitsPosted,
+				&a.CreditsPending, &a.CreditsPosted, &created); err != nil {
+				return fmt.Errorf("read accounts: %w", err)
+			}
+			if a.ID, err = scanID(id); err != nil {
+				return fmt.Errorf("read accounts: %w", err)
+			}
+			a.CreatedAt = db.Micros(created)
+			into[a.ID] = &acct{Account: a}
+			seqs[a.ID] = seq
+		}
+		return rows.Err()
 	})
 }
 
@@ -421,18 +454,7 @@ func (s *store) write(ctx context.Context, tx *db.Tx, b *batch) error {
 	if err := s.updatePendings(ctx, tx, oldP); err != nil {
 		return fmt.Errorf("update pending transfers: %w", err)
 	}
-	var accts []*acct
-	for _, a := range b.accounts {
-		if a.dirty {
-			accts = append(accts, a)
-		}
-	}
-	// Id order keeps SQLite's page writes sequential and PostgreSQL's row updates in the
-	// same order as the locks.
-	sort.Slice(accts, func(i, j int) bool { return lessID(accts[i].ID, accts[j].ID) })
-	if err := s.updateAccounts(ctx, tx, accts); err != nil {
-		return fmt.Errorf("update accounts: %w", err)
-	}
+	// Account rows are written by flush (sums.go), not per batch.
 	return nil
 }
 
@@ -486,15 +508,16 @@ func (s *store) updatePendings(ctx context.Context, tx *db.Tx, ps []*pend) error
 	return nil
 }
 
-func (s *store) updateAccounts(ctx context.Context, tx *db.Tx, as []*acct) error {
+// updateAccounts (SQLite) writes the sums of as, in id order, as of seq top.
+func (s *store) updateAccounts(ctx context.Context, tx *db.Tx, as []*acct, top int64) error {
 	if len(as) == 0 {
 		return nil
 	}
-	const cols = 5
+	const cols = 6
 	return forChunks(len(as), func(lo, hi int) error {
 		args := make([]any, 0, (hi-lo)*cols)
 		for _, a := range as[lo:hi] {
-			args = append(args, a.ID[:], a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted)
+			args = append(args, a.ID[:], a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted, top)
 		}
 		return s.exec(ctx, tx, sqlUpdateAccounts(hi-lo), args...)
 	})

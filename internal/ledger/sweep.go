@@ -91,7 +91,15 @@ func (l *Ledger) runSweep(c *call) {
 			accts = append(accts, id)
 		}
 		sort.Slice(accts, func(i, j int) bool { return lessID(accts[i], accts[j]) })
-		if err := l.st.loadAccounts(ctx, tx, accts, b.accounts); err != nil {
+		var ts *txSums
+		if l.sums != nil {
+			if ts, err = l.acquire(ctx, tx); err != nil {
+				return err
+			}
+			if err := l.accountsFor(ctx, tx, ts, accts, b.accounts); err != nil {
+				return err
+			}
+		} else if err := l.st.loadAccounts(ctx, tx, accts, b.accounts); err != nil {
 			return err
 		}
 		if l.st.pg {
@@ -106,12 +114,21 @@ func (l *Ledger) runSweep(c *call) {
 				c.swept++
 			}
 		}
-		return l.st.write(ctx, tx, b)
+		if err := l.st.write(ctx, tx, b); err != nil {
+			return err
+		}
+		if ts == nil {
+			return nil
+		}
+		// Expiries have no transfer row to replay, so their accounts' rows are written
+		// now (see sums.go).
+		ts.noteChanges(b)
+		var top int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
+			return fmt.Errorf("read last seq: %w", err)
+		}
+		return l.flush(ctx, tx, ts, accts, 0, false, top)
 	})
-	if l.cache != nil && (err != nil || c.swept > 0) {
-		// The sweep changed accounts without the cache.
-		l.cache.invalidate()
-	}
 	if err != nil {
 		c.err = fmt.Errorf("ledger: sweep: %w", err)
 		c.swept = 0
