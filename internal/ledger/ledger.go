@@ -442,11 +442,7 @@ func (l *Ledger) commit(calls []*call, n int) {
 				return nil
 			}
 			ts.noteChanges(b)
-			// A few of the longest-dirty rows per batch keep the replay after a crash
-			// bounded (about flushEvery×batches of transfers) at a fraction of a row
-			// write per transfer.
-			n := max(l.sums.flushEvery, len(b.inserts)/16)
-			return l.flush(ctx, tx, ts, nil, n, false, b.firstSeq+int64(len(b.inserts))-1)
+			return l.flush(ctx, tx, ts, nil, l.sums.flushCount(len(b.inserts)), false, b.firstSeq+int64(len(b.inserts))-1)
 		})
 		if err == nil {
 			l.unmerged += len(b.inserts)
