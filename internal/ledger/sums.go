@@ -56,15 +56,15 @@ type sumState struct {
 	cleanGen atomic.Uint64
 
 	// Guarded by wmu.
-	dirty       map[uuid.UUID]int64 // id → seq of its oldest change not in its row
-	fifo        []dirtyEntry        // dirty accounts in seq order; entries may be stale
-	head        int
-	version     int64 // PRAGMA data_version after our last transaction; -1 unknown
-	flushedSeq  int64 // ledger_state.flushed_seq as we last wrote it; -1 unknown
+	dirty      map[uuid.UUID]int64 // id → seq of its oldest change not in its row
+	fifo       []dirtyEntry        // dirty accounts in seq order; entries may be stale
+	head       int
+	version    int64 // PRAGMA data_version after our last transaction; -1 unknown
+	flushedSeq int64 // ledger_state.flushed_seq as we last wrote it; -1 unknown
 	// maxReplay is about how many transfers a recovery replays at most: each batch
 	// writes enough of the longest-dirty rows that every dirty row is written once per
 	// maxReplay transfers.
-	maxReplay int
+	maxReplay   int
 	maxLive     int
 	afterCommit func(ts *txSums) bool // checks a SubmitTx transaction really committed its transfers
 }
