@@ -2,9 +2,13 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,85 +90,287 @@ func (l *Ledger) recordTail(b *batch) {
 	t.count += int64(len(b.inserts))
 }
 
-const sqlInsertBlocks1 = `INSERT INTO ledger_history_blocks (account_id, max_at, first_seq, min_at, entries) VALUES `
+// The blocks live in their own SQLite file next to the main database (okpay-history.db),
+// written by a merger goroutine on its own connection: a merge then runs on the other core
+// and never holds the main database's one writer connection (merges used to stall the
+// committer for 0.5–3 s under load, most of its p99). The file is derived data: its
+// history_state.merged_seq says up to which transfer seq it holds the main database's
+// history, so a lost or stale file is rebuilt from ledger_transfers; main_id ties it to
+// one main database (a restored backup of okpay.db never trusts another's history file).
+type histDB struct {
+	w, r *sql.DB
+}
 
-func sqlInsertBlocks(n int) string { return sqlInsertBlocks1 + valuesList(n, 5) }
+const histSchema = `
+CREATE TABLE IF NOT EXISTS history_blocks (
+	account_id BLOB NOT NULL,
+	max_at INTEGER NOT NULL,
+	first_seq INTEGER NOT NULL,
+	min_at INTEGER NOT NULL,
+	-- n entries of 24 bytes: created_at (8 bytes, big-endian, sign bit flipped) then the
+	-- transfer id (16 bytes), ascending.
+	entries BLOB NOT NULL,
+	PRIMARY KEY (account_id, max_at, first_seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_state (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	merged_seq INTEGER NOT NULL,
+	main_id TEXT NOT NULL
+);`
 
-// merge moves the unmerged tail of ledger_transfers into ledger_history_blocks in one
-// transaction (SQLite only).
-func (l *Ledger) merge(ctx context.Context) error {
-	start := time.Now()
-	var moved int64
-	err := l.d.InTx(ctx, func(tx *db.Tx) error {
-		var merged, top int64
-		if err := tx.QueryRowContext(ctx, `SELECT merged_seq FROM ledger_state WHERE id = 1`).Scan(&merged); err != nil {
-			return fmt.Errorf("read merge position: %w", err)
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
-			return fmt.Errorf("read last seq: %w", err)
-		}
-		if top <= merged {
-			return nil
-		}
-		t := &l.tail
-		byAccount := t.byAccount
-		if t.broken || t.count != top-merged || (t.count > 0 && t.minSeq != merged+1) {
-			var err error
-			if byAccount, err = readTail(ctx, tx, merged, top); err != nil {
-				return err
-			}
-		}
-		accounts := make([]uuid.UUID, 0, len(byAccount))
-		for a := range byAccount {
-			accounts = append(accounts, a)
-		}
-		// Account order keeps the inserts moving forward through the B-tree.
-		sort.Slice(accounts, func(i, j int) bool { return lessID(accounts[i], accounts[j]) })
-		var args []any
-		for _, a := range accounts {
-			es := byAccount[a]
-			sort.Slice(es, func(i, j int) bool { return entryLess(&es[i], &es[j]) })
-			for lo := 0; lo < len(es); lo += maxBlockEntries {
-				part := es[lo:min(lo+maxBlockEntries, len(es))]
-				buf := make([]byte, len(part)*entrySize)
-				for i := range part {
-					putAt(buf[i*entrySize:], part[i].at)
-					copy(buf[i*entrySize+8:], part[i].id[:])
-				}
-				// first_seq: the seq of the block's first entry, unique per account
-				// because each transfer appears once per account.
-				args = append(args, a[:], part[len(part)-1].at, part[0].seq, part[0].at, buf)
-			}
-		}
-		const cols = 5
-		if err := forChunks(len(args)/cols, func(lo, hi int) error {
-			return l.st.exec(ctx, tx, sqlInsertBlocks(hi-lo), args[lo*cols:hi*cols]...)
-		}); err != nil {
-			return fmt.Errorf("write history blocks: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_state SET merged_seq = $1 WHERE id = 1`, top); err != nil {
-			return fmt.Errorf("merge history: %w", err)
-		}
-		moved = top - merged
-		return nil
-	})
+const metaHistoryID = "ledger.history_id"
+
+// openHistory opens (creating if needed) the history file of the main database d and
+// makes sure it belongs to d and is not ahead of it; otherwise it starts it over.
+func openHistory(ctx context.Context, d *db.DB) (*histDB, error) {
+	var mainPath string
+	rows, err := d.W.QueryContext(ctx, `PRAGMA database_list`)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("find database file: %w", err)
 	}
-	l.unmerged = 0
-	l.tail.reset()
-	if moved > 0 {
-		l.stats.mu.Lock()
-		l.stats.Merges++
-		l.stats.MergeTime += time.Since(start)
-		l.stats.mu.Unlock()
+	for rows.Next() {
+		var seq int
+		var name, file string
+		if err := rows.Scan(&seq, &name, &file); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("find database file: %w", err)
+		}
+		if name == "main" {
+			mainPath = file
+		}
+	}
+	rows.Close()
+	if mainPath == "" {
+		return nil, errors.New("history: the main database has no file")
+	}
+	path := strings.TrimSuffix(mainPath, filepath.Ext(mainPath)) + "-history.db"
+	// synchronous=NORMAL: the file is rebuilt from the main database when its last
+	// commits are lost, so it need not pay an fsync per merge.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open history: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open history: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	h := &histDB{w: w, r: r}
+	if err := h.check(ctx, d); err != nil {
+		h.close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *histDB) close() {
+	h.w.Close()
+	h.r.Close()
+}
+
+func (h *histDB) check(ctx context.Context, d *db.DB) error {
+	if _, err := h.w.ExecContext(ctx, histSchema); err != nil {
+		return fmt.Errorf("history schema: %w", err)
+	}
+	mainID, ok, err := d.GetMeta(ctx, metaHistoryID)
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if !ok {
+		mainID = uuid.NewString()
+		if err := d.InTx(ctx, func(tx *db.Tx) error { return db.SetMetaTx(ctx, tx, metaHistoryID, mainID) }); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+	}
+	var top int64
+	if err := d.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
+		return fmt.Errorf("history: read last seq: %w", err)
+	}
+	var merged int64
+	var owner string
+	err = h.w.QueryRowContext(ctx, `SELECT merged_seq, main_id FROM history_state WHERE id = 1`).Scan(&merged, &owner)
+	if err == nil && owner == mainID && merged <= top {
+		return nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("history: read state: %w", err)
+	}
+	// Missing, another database's, or ahead of this one (an older backup restored):
+	// start over; the first merge rebuilds it from the transfers.
+	if _, err := h.w.ExecContext(ctx, `DELETE FROM history_blocks; DELETE FROM history_state;
+		INSERT INTO history_state (id, merged_seq, main_id) VALUES (1, 0, ?)`, mainID); err != nil {
+		return fmt.Errorf("history: reset: %w", err)
 	}
 	return nil
 }
 
+// mergeJob is a range of the transfer log to merge into history: (from, top], with the
+// committer's in-memory entries when it recorded every transfer in that range.
+type mergeJob struct {
+	top       int64
+	byAccount map[uuid.UUID][]histEntry
+	minSeq    int64
+	count     int64
+	broken    bool
+	done      chan error // optional: answered after the merge
+}
+
+// handOffTail gives the committer's tail to the merger if it is idle (or waits when
+// wait is set). It reports whether the tail was handed off.
+func (l *Ledger) handOffTail(wait bool) bool {
+	t := &l.tail
+	if t.count == 0 && !t.broken {
+		l.unmerged = 0
+		return true
+	}
+	job := mergeJob{top: t.minSeq + t.count - 1, byAccount: t.byAccount, minSeq: t.minSeq, count: t.count, broken: t.broken}
+	if t.broken {
+		job.top = l.lastSeq
+	}
+	if wait {
+		l.mergeCh <- job
+	} else {
+		select {
+		case l.mergeCh <- job:
+		default:
+			return false
+		}
+	}
+	l.unmerged = 0
+	l.tail.reset()
+	return true
+}
+
+// merger runs merge jobs until mergeCh closes.
+func (l *Ledger) merger() {
+	defer close(l.mergerDone)
+	for job := range l.mergeCh {
+		err := l.merge(context.Background(), job)
+		if err != nil {
+			// History lookups still see unmerged transfers (the tail scan); the next job
+			// re-reads the range from the main database.
+			l.opts.Logger.Error("ledger: history merge failed", "err", err)
+		}
+		if job.done != nil {
+			job.done <- err
+		}
+	}
+}
+
+const sqlInsertBlocks1 = `INSERT INTO history_blocks (account_id, max_at, first_seq, min_at, entries) VALUES `
+
+// merge writes the history of transfers up to job.top (or to the last one, for top < 0)
+// into the history file, in one transaction there.
+func (l *Ledger) merge(ctx context.Context, job mergeJob) error {
+	start := time.Now()
+	h := l.hist
+	var merged int64
+	if err := h.w.QueryRowContext(ctx, `SELECT merged_seq FROM history_state WHERE id = 1`).Scan(&merged); err != nil {
+		return fmt.Errorf("read merge position: %w", err)
+	}
+	top := job.top
+	if top < 0 {
+		if err := l.d.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
+			return fmt.Errorf("read last seq: %w", err)
+		}
+	}
+	if top <= merged {
+		return nil
+	}
+	byAccount := job.byAccount
+	if job.broken || job.count != top-merged || (job.count > 0 && job.minSeq != merged+1) {
+		var err error
+		if byAccount, err = readTail(ctx, l.d.R, merged, top); err != nil {
+			return err
+		}
+	}
+	accounts := make([]uuid.UUID, 0, len(byAccount))
+	for a := range byAccount {
+		accounts = append(accounts, a)
+	}
+	// Account order keeps the inserts moving forward through the B-tree.
+	sort.Slice(accounts, func(i, j int) bool { return lessID(accounts[i], accounts[j]) })
+	var args []any
+	for _, a := range accounts {
+		es := byAccount[a]
+		sort.Slice(es, func(i, j int) bool { return entryLess(&es[i], &es[j]) })
+		for lo := 0; lo < len(es); lo += maxBlockEntries {
+			part := es[lo:min(lo+maxBlockEntries, len(es))]
+			buf := make([]byte, len(part)*entrySize)
+			for i := range part {
+				putAt(buf[i*entrySize:], part[i].at)
+				copy(buf[i*entrySize+8:], part[i].id[:])
+			}
+			// first_seq: the seq of the block's first entry, unique per account
+			// because each transfer appears once per account.
+			args = append(args, a[:], part[len(part)-1].at, part[0].seq, part[0].at, buf)
+		}
+	}
+	tx, err := h.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("merge history: %w", err)
+	}
+	defer tx.Rollback()
+	const cols = 5
+	// A few hundred rows per statement: one statement per row costs more than the row.
+	for lo := 0; lo < len(args)/cols; lo += 200 {
+		hi := min(lo+200, len(args)/cols)
+		if _, err := tx.ExecContext(ctx, sqlInsertBlocks1+valuesList(hi-lo, cols), args[lo*cols:hi*cols]...); err != nil {
+			return fmt.Errorf("write history blocks: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE history_state SET merged_seq = ? WHERE id = 1`, top); err != nil {
+		return fmt.Errorf("merge history: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("merge history: commit: %w", err)
+	}
+	l.stats.mu.Lock()
+	l.stats.Merges++
+	l.stats.MergeTime += time.Since(start)
+	l.stats.mu.Unlock()
+	return nil
+}
+
+// historyBlocks reads, in one snapshot of the history file, how far it is merged and the
+// account's blocks overlapping [lo, hi], newest first.
+func (l *Ledger) historyBlocks(ctx context.Context, account uuid.UUID, lo, hi int64, visit func(maxAt int64, entries []byte) (more bool)) (merged int64, err error) {
+	tx, err := l.hist.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("read history: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT merged_seq FROM history_state WHERE id = 1`).Scan(&merged); err != nil {
+		return 0, fmt.Errorf("read merge position: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT max_at, entries FROM history_blocks
+		WHERE account_id = ? AND max_at >= ? AND min_at <= ? ORDER BY max_at DESC, first_seq DESC`, account[:], lo, hi)
+	if err != nil {
+		return 0, fmt.Errorf("read history blocks: %w", err)
+	}
+	defer rows.Close()
+	var maxAt int64
+	var buf []byte
+	for rows.Next() {
+		if err := rows.Scan(&maxAt, &buf); err != nil {
+			return 0, fmt.Errorf("read history blocks: %w", err)
+		}
+		if !visit(maxAt, buf) {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read history blocks: %w", err)
+	}
+	return merged, nil
+}
+
 // historySQLite returns up to want of account's transfers with lo <= at <= hi, before
 // cursor c, newest first: from the merged blocks and the unmerged tail.
-func (l *Ledger) historySQLite(ctx context.Context, tx *db.Tx, account uuid.UUID, lo, hi int64, c cursor, want int) ([]Transfer, error) {
+func (l *Ledger) historySQLite(ctx context.Context, account uuid.UUID, lo, hi int64, c cursor, want int) ([]Transfer, error) {
 	before := func(e *histEntry) bool { // strictly before the cursor, inside the window
 		if e.at < lo || e.at > hi {
 			return false
@@ -184,45 +390,57 @@ func (l *Ledger) historySQLite(ctx context.Context, tx *db.Tx, account uuid.UUID
 			cands = cands[:want]
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT max_at, entries FROM ledger_history_blocks
-		WHERE account_id = $1 AND max_at >= $2 AND min_at <= $3 ORDER BY max_at DESC, first_seq DESC`, account[:], lo, hi)
-	if err != nil {
-		return nil, fmt.Errorf("read history blocks: %w", err)
+	var bad error
+	if l.hist == nil {
+		// Not started (or closed): no history file open, so scan every transfer.
+		var out []Transfer
+		err := l.d.Read(ctx, func(tx *db.Tx) error {
+			var err error
+			out, err = l.historyTail(ctx, tx, account, lo, hi, c, want, 0, &cands, add)
+			return err
+		})
+		return out, err
 	}
-	err = func() error {
-		defer rows.Close()
-		var maxAt int64
-		var buf []byte
-		for rows.Next() {
-			if err := rows.Scan(&maxAt, &buf); err != nil {
-				return err
-			}
-			// Blocks come newest max first: once we have enough entries all newer than
-			// this block's newest, no later block can contribute.
-			if len(cands) >= want && maxAt < cands[len(cands)-1].at {
-				break
-			}
-			if len(buf)%entrySize != 0 {
-				return fmt.Errorf("history block of %d bytes", len(buf))
-			}
-			for i := len(buf)/entrySize - 1; i >= 0; i-- {
-				var e histEntry
-				e.at = getAt(buf[i*entrySize:])
-				copy(e.id[:], buf[i*entrySize+8:(i+1)*entrySize])
-				if before(&e) {
-					add(e)
-				}
+	merged, err := l.historyBlocks(ctx, account, lo, hi, func(maxAt int64, buf []byte) bool {
+		// Blocks come newest max first: once we have enough entries all newer than this
+		// block's newest, no later block can contribute.
+		if len(cands) >= want && maxAt < cands[len(cands)-1].at {
+			return false
+		}
+		if len(buf)%entrySize != 0 {
+			bad = fmt.Errorf("history block of %d bytes", len(buf))
+			return false
+		}
+		for i := len(buf)/entrySize - 1; i >= 0; i-- {
+			var e histEntry
+			e.at = getAt(buf[i*entrySize:])
+			copy(e.id[:], buf[i*entrySize+8:(i+1)*entrySize])
+			if before(&e) {
+				add(e)
 			}
 		}
-		return rows.Err()
-	}()
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read history blocks: %w", err)
+		return nil, err
 	}
-	var merged int64
-	if err := tx.QueryRowContext(ctx, `SELECT merged_seq FROM ledger_state WHERE id = 1`).Scan(&merged); err != nil {
-		return nil, fmt.Errorf("read merge position: %w", err)
-	}
+	// The main database's snapshot starts after the history file's, so every merged
+	// transfer listed above is in it.
+	var out []Transfer
+	err = l.d.Read(ctx, func(tx *db.Tx) error {
+		var err error
+		out, err = l.historyTail(ctx, tx, account, lo, hi, c, want, merged, &cands, add)
+		return err
+	})
+	return out, err
+}
+
+// historyTail adds the unmerged tail's entries to the candidates and reads the page's
+// transfers, in the main database's read transaction tx.
+func (l *Ledger) historyTail(ctx context.Context, tx *db.Tx, account uuid.UUID, lo, hi int64, c cursor, want int, merged int64, cands *[]histEntry, add func(histEntry)) ([]Transfer, error) {
 	// The unmerged tail, scanned in seq (rowid) order: at most MergeEvery rows. Only
 	// (time, id) here: for a hot account most of the tail matches, and sorting narrow rows
 	// is much cheaper than whole transfers; the few kept are read by id below.
@@ -252,8 +470,9 @@ func (l *Ledger) historySQLite(ctx context.Context, tx *db.Tx, account uuid.UUID
 	if err != nil {
 		return nil, fmt.Errorf("read history tail: %w", err)
 	}
-	need := make([]uuid.UUID, len(cands))
-	for i, e := range cands {
+	cs := *cands
+	need := make([]uuid.UUID, len(cs))
+	for i, e := range cs {
 		need[i] = e.id
 	}
 	// Read transaction on the reader pool: the writer's prepared statements do not apply.
@@ -271,8 +490,8 @@ func (l *Ledger) historySQLite(ctx context.Context, tx *db.Tx, account uuid.UUID
 	}); err != nil {
 		return nil, fmt.Errorf("read history transfers: %w", err)
 	}
-	out := make([]Transfer, 0, len(cands))
-	for _, e := range cands {
+	out := make([]Transfer, 0, len(cs))
+	for _, e := range cs {
 		if t := found[e.id]; t != nil {
 			out = append(out, *t)
 		} else {
@@ -283,7 +502,9 @@ func (l *Ledger) historySQLite(ctx context.Context, tx *db.Tx, account uuid.UUID
 }
 
 // readTail reads the history entries of transfers with merged < seq <= top.
-func readTail(ctx context.Context, tx *db.Tx, merged, top int64) (map[uuid.UUID][]histEntry, error) {
+func readTail(ctx context.Context, tx interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, merged, top int64) (map[uuid.UUID][]histEntry, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT seq, debit_account_id, credit_account_id, created_at, id FROM ledger_transfers WHERE seq > $1 AND seq <= $2`, merged, top)
 	if err != nil {
 		return nil, fmt.Errorf("read history tail: %w", err)

@@ -129,6 +129,12 @@ type Ledger struct {
 
 	// unmerged counts transfers written by this committer since the last merge (SQLite).
 	unmerged int
+	// lastSeq is the seq of the last transfer the committer wrote (SQLite).
+	lastSeq int64
+	// hist is the history file and mergeCh feeds its merger (SQLite; see history.go).
+	hist       *histDB
+	mergeCh    chan mergeJob
+	mergerDone chan struct{}
 	// sums holds account sums in memory (SQLite only; nil on PostgreSQL; see sums.go).
 	sums *sumState
 	// tail holds the history entries written since the last merge (SQLite; committer only).
@@ -226,9 +232,21 @@ func (l *Ledger) Start(ctx context.Context) error {
 		}); err != nil {
 			return fmt.Errorf("start ledger: %w", err)
 		}
-		if err := l.merge(ctx); err != nil {
+		h, err := openHistory(ctx, l.d)
+		if err != nil {
 			return fmt.Errorf("start ledger: %w", err)
 		}
+		l.hist = h
+		// Catch the history up with everything written before (a large first merge
+		// after the file was lost) before taking calls.
+		if err := l.merge(ctx, mergeJob{top: -1, broken: true}); err != nil {
+			h.close()
+			l.hist = nil
+			return fmt.Errorf("start ledger: %w", err)
+		}
+		l.mergeCh = make(chan mergeJob, 1)
+		l.mergerDone = make(chan struct{})
+		go l.merger()
 	}
 	l.started = true
 	go l.loop()
@@ -262,7 +280,13 @@ func (l *Ledger) Close() error {
 	}
 	var err error
 	if started && !l.st.pg {
-		err = errors.Join(l.flushAll(context.Background()), l.merge(context.Background()))
+		err = l.flushAll(context.Background())
+		done := make(chan error, 1)
+		l.mergeCh <- mergeJob{top: -1, broken: true, done: done}
+		err = errors.Join(err, <-done)
+		close(l.mergeCh)
+		<-l.mergerDone
+		l.hist.close()
 	}
 	l.st.close()
 	return err
@@ -390,10 +414,9 @@ func (l *Ledger) loop() {
 		}
 		l.commit(calls, n)
 		if !l.st.pg && l.unmerged >= l.opts.MergeEvery {
-			if err := l.merge(context.Background()); err != nil {
-				// History lookups still see unmerged transfers; only speed suffers.
-				l.opts.Logger.Error("ledger: history merge failed", "err", err)
-			}
+			// Past four merges' worth the merger is far behind: wait for it rather than
+			// let the tail (and every history lookup's scan of it) grow without bound.
+			l.handOffTail(l.unmerged >= maxTailFactor*l.opts.MergeEvery)
 		}
 	}
 }
@@ -448,6 +471,9 @@ func (l *Ledger) commit(calls []*call, n int) {
 			l.unmerged += len(b.inserts)
 			if !l.st.pg {
 				l.recordTail(b)
+				if len(b.inserts) > 0 {
+					l.lastSeq = b.firstSeq + int64(len(b.inserts)) - 1
+				}
 			}
 			l.stats.mu.Lock()
 			l.stats.Batches++

@@ -234,18 +234,18 @@ func (l *Ledger) TransfersByAccount(ctx context.Context, account uuid.UUID, from
 	}
 	// Fetch one more than asked to know whether a next page exists.
 	want := limit + 1
-	err = l.d.Read(ctx, func(tx *db.Tx) error {
-		var err error
-		if l.st.pg {
+	if l.st.pg {
+		err = l.d.Read(ctx, func(tx *db.Tx) error {
+			var err error
 			out, err = queryTransfers(ctx, tx, `SELECT t.id, t.debit_account_id, t.credit_account_id, t.created_at, t.amount, t.asset, t.code, t.ref, t.flags, t.pending_id, t.timeout_us
 				FROM ledger_history h JOIN ledger_transfers t ON t.id = h.transfer_id
 				WHERE h.account_id = $1 AND h.created_at >= $2 AND h.created_at <= $3 AND (h.created_at < $4 OR h.transfer_id < $5)
 				ORDER BY h.created_at DESC, h.transfer_id DESC LIMIT $6`, account[:], lo, hi, c.at, c.id[:], want)
 			return err
-		}
-		out, err = l.historySQLite(ctx, tx, account, lo, hi, c, want)
-		return err
-	})
+		})
+	} else {
+		out, err = l.historySQLite(ctx, account, lo, hi, c, want)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("account history: %w", err)
 	}

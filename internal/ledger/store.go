@@ -71,8 +71,7 @@ func (s *store) prepareAll(ctx context.Context) error {
 	var qs []string
 	for _, n := range chunkSizes {
 		qs = append(qs, sqlSelectIn(accountCols, "ledger_accounts", n), sqlSelectIn(transferCols, "ledger_transfers", n),
-			sqlSelectIn(pendingCols, "ledger_pending", n), sqlInsertTransfers(n), sqlInsertPendings(n), sqlUpdateAccounts(n),
-			sqlInsertBlocks(n))
+			sqlSelectIn(pendingCols, "ledger_pending", n), sqlInsertTransfers(n), sqlInsertPendings(n), sqlUpdateAccounts(n))
 	}
 	qs = append(qs, sqlUpdatePending)
 	s.mu.Lock()
