@@ -73,7 +73,7 @@ func (s *store) prepareAll(ctx context.Context) error {
 		qs = append(qs, sqlSelectIn(accountCols, "ledger_accounts", n), sqlSelectIn(transferCols, "ledger_transfers", n),
 			sqlSelectIn(pendingCols, "ledger_pending", n), sqlInsertTransfers(n), sqlInsertPendings(n), sqlUpdateAccounts(n))
 	}
-	qs = append(qs, sqlUpdatePending)
+	qs = append(qs, sqlUpdatePending, sqlLastSeq, sqlDataVersion, sqlSetFlushed)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, q := range qs {
@@ -108,6 +108,24 @@ func sqlUpdateAccounts(n int) string {
 	return `UPDATE ledger_accounts SET debits_pending = v.column2, debits_posted = v.column3,
 		credits_pending = v.column4, credits_posted = v.column5, sums_seq = v.column6
 		FROM (VALUES ` + valuesList(n, 6) + `) AS v WHERE ledger_accounts.id = v.column1`
+}
+
+// Per-batch one-liners, prepared once like the rest (parsing them cost ~1 µs per transfer).
+const (
+	sqlLastSeq     = `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`
+	sqlDataVersion = `PRAGMA data_version`
+	sqlSetFlushed  = `UPDATE ledger_state SET flushed_seq = ? WHERE id = 1`
+)
+
+// queryInt runs a one-row, one-integer query on tx through the statement cache.
+func (s *store) queryInt(ctx context.Context, tx *db.Tx, query string) (int64, error) {
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return 0, err
+	}
+	var v int64
+	err = st.QueryRowContext(ctx).Scan(&v)
+	return v, err
 }
 
 const sqlUpdatePending = `UPDATE ledger_pending SET state = $1, resolved_by = $2, resolved_at = $3 WHERE id = $4`
@@ -465,8 +483,8 @@ func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer, 
 	if len(ts) == 0 {
 		return nil
 	}
-	var top int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
+	top, err := s.queryInt(ctx, tx, sqlLastSeq)
+	if err != nil {
 		return fmt.Errorf("read last seq: %w", err)
 	}
 	*firstSeq = top + 1

@@ -118,7 +118,8 @@ func (l *Ledger) acquire(ctx context.Context, tx *db.Tx) (*txSums, error) {
 		s.owner.Store(nil)
 		s.wmu.Unlock()
 	})
-	if err := tx.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&ts.version); err != nil {
+	var err error
+	if ts.version, err = l.st.queryInt(ctx, tx, sqlDataVersion); err != nil {
 		return nil, fmt.Errorf("read data_version: %w", err)
 	}
 	if ts.version != s.version {
@@ -231,7 +232,7 @@ func (l *Ledger) flush(ctx context.Context, tx *db.Tx, ts *txSums, ids []uuid.UU
 		want = oldest - 1
 	}
 	if want != s.flushedSeq {
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_state SET flushed_seq = $1 WHERE id = 1`, want); err != nil {
+		if err := l.st.exec(ctx, tx, sqlSetFlushed, want); err != nil {
 			return fmt.Errorf("write flushed_seq: %w", err)
 		}
 		ts.newFlushed = want
