@@ -2,9 +2,13 @@ package ledger_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -167,4 +171,85 @@ func TestSQLiteSubmitTxUndoneBySavepoint(t *testing.T) {
 	h.fund(sys, a, 1)
 	h.sums(a, 0, 0, 0, 11)
 	h.reconcile()
+}
+
+// The history file is derived data: deleted, or left over from another database, it is
+// rebuilt from the transfers at the next start and lookups list every transfer.
+func TestSQLiteHistoryFileRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func() *db.DB {
+		d, err := db.Open(ctx, db.Config{DataDir: dir, Clock: db.SystemClock{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d := open()
+	h := start(t, d, ledger.Options{MergeEvery: 10})
+	sys := h.account("CNY", 0)
+	a := h.account("CNY", 0)
+	for i := 0; i < 35; i++ {
+		h.fund(sys, a, 1)
+	}
+	count := func(h *harness) int {
+		t.Helper()
+		n, cur := 0, ""
+		for {
+			page, next, err := h.l.TransfersByAccount(ctx, a, time.Time{}, time.Time{}, cur, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(page)
+			if next == "" {
+				return n
+			}
+			cur = next
+		}
+	}
+	if n := count(h); n != 35 {
+		t.Fatalf("history lists %d transfers, want 35", n)
+	}
+	restart := func(change func()) *harness {
+		t.Helper()
+		if err := h.l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		change()
+		d = open()
+		t.Cleanup(func() { d.Close() })
+		return start(t, d, ledger.Options{MergeEvery: 10})
+	}
+	h = restart(func() {
+		for _, f := range []string{"okpay-history.db", "okpay-history.db-wal", "okpay-history.db-shm"} {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		}
+	})
+	if h.l.StatsSnapshot().Merges == 0 {
+		t.Fatal("start did not rebuild the deleted history file")
+	}
+	if n := count(h); n != 35 {
+		t.Fatalf("after deleting the history file: %d transfers, want 35", n)
+	}
+	h.fund(sys, a, 1)
+	h = restart(func() {
+		// Another database's history file (a restored backup of okpay.db next to it).
+		hd, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "okpay-history.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hd.Close()
+		if _, err := hd.Exec(`UPDATE history_state SET main_id = 'someone-else'; DELETE FROM history_blocks`); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n := count(h); n != 36 {
+		t.Fatalf("after a foreign history file: %d transfers, want 36", n)
+	}
 }
