@@ -127,7 +127,9 @@ func openSQLite(cfg Config) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", dsn+"&mode=ro")
+	// Readers get a small page cache: a big one per reader connection multiplied the
+	// process's memory (64 MB each) while the OS page cache serves re-reads anyway.
+	r, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-8192)&mode=ro")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite reader: %w", err)
