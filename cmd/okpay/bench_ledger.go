@@ -13,6 +13,7 @@ import (
 	mrand "math/rand/v2"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -69,6 +70,7 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	mergeEvery := fs.Int("merge-every", 0, "SQLite: transfers between history merges (0 = ledger default)")
 	maxBatch := fs.Int("max-batch", 0, "transfers per committer batch (0 = ledger default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run phase to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run phase to this file")
 	keep := fs.Bool("keep", false, "keep the temporary SQLite folder / PostgreSQL schema")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -236,6 +238,21 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	elapsed := time.Since(start)
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "go heap in use %.1f MB, go runtime total %.1f MB, rss %.1f MB\n",
+			float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), peakRSSMB())
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return fmt.Errorf("memprofile: %w", err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("memprofile: %w", err)
+		}
+		f.Close()
 	}
 	close(errc)
 	if err := <-errc; err != nil {
