@@ -59,6 +59,9 @@ type DB struct {
 	Clock   Clock
 	// Path is the SQLite file, for messages.
 	Path string
+
+	// wc, rc cache prepared statements of W and R (SQLite only; see stmtcache.go).
+	wc, rc *stmtCache
 }
 
 // Open opens and pings the database. It does not migrate; call Migrate.
@@ -136,11 +139,17 @@ func openSQLite(cfg Config) (*DB, error) {
 	}
 	r.SetMaxOpenConns(cfg.MaxConns)
 	r.SetMaxIdleConns(cfg.MaxConns)
-	return &DB{W: w, R: r, Engine: SQLite, Dialect: sqliteDialect{}, Clock: cfg.Clock, Path: path}, nil
+	return &DB{W: w, R: r, Engine: SQLite, Dialect: sqliteDialect{}, Clock: cfg.Clock, Path: path,
+		wc: newStmtCache(w), rc: newStmtCache(r)}, nil
 }
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	for _, c := range []*stmtCache{d.wc, d.rc} {
+		if c != nil {
+			c.close()
+		}
+	}
 	err := d.W.Close()
 	if d.R != d.W {
 		err = errors.Join(err, d.R.Close())
@@ -156,6 +165,7 @@ type Tx struct {
 	Dialect Dialect
 
 	onEnd []func(committed bool)
+	sc    *stmtCache // the pool's statement cache (stmtcache.go); nil on PostgreSQL
 }
 
 // OnEnd registers fn to run once the transaction has ended, with whether it committed.
@@ -206,7 +216,10 @@ func (d *DB) runTx(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{Tx: sqlTx, Now: d.Clock.Now().Truncate(time.Microsecond), Dialect: d.Dialect}
+	tx := &Tx{Tx: sqlTx, Now: d.Clock.Now().Truncate(time.Microsecond), Dialect: d.Dialect, sc: d.rc}
+	if !readOnly {
+		tx.sc = d.wc
+	}
 	defer func() {
 		// A panic in fn must still end the transaction and run the hooks (they may hold
 		// locks); the panic goes on to the caller's recovery.

@@ -96,7 +96,7 @@ func scanRestriction(sc scanner) (*Restriction, string, error) {
 // until date simply stop counting: the automatic unfreeze needs no background job.
 func activeRestrictions(ctx context.Context, tx *db.Tx, userID string) ([]*Restriction, error) {
 	now := tx.NowMicros()
-	rows, err := tx.QueryContext(ctx, `SELECT `+restrictionCols+` FROM restrictions
+	rows, err := tx.QueryCached(ctx, `SELECT `+restrictionCols+` FROM restrictions
 		WHERE user_id = $1 AND lifted_at = 0 AND (until_at = 0 OR until_at > $2) ORDER BY created_at LIMIT 100`, userID, now)
 	if err != nil {
 		return nil, fmt.Errorf("load restrictions: %w", err)

@@ -341,7 +341,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Session, *Us
 	err := s.read(ctx, "authenticate", func(tx *db.Tx) error {
 		now = tx.NowMicros()
 		var err error
-		sess, err = scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, tokenHash(token)))
+		sess, err = scanSession(tx.QueryRowCached(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, tokenHash(token)))
 		if err != nil {
 			if db.IsNoRows(err) {
 				return unauthenticated()

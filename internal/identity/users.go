@@ -86,7 +86,7 @@ func loadUser(ctx context.Context, tx *db.Tx, id string, lock bool) (*userRow, e
 	if lock {
 		q += " " + tx.Dialect.ForUpdate()
 	}
-	u, err := scanUser(tx.QueryRowContext(ctx, q, id))
+	u, err := scanUser(tx.QueryRowCached(ctx, q, id))
 	if err != nil {
 		if db.IsNoRows(err) {
 			return nil, notFound()
@@ -102,7 +102,7 @@ func userByEmail(ctx context.Context, tx *db.Tx, email string, lock bool) (*user
 	if lock {
 		q += " " + tx.Dialect.ForUpdate()
 	}
-	u, err := scanUser(tx.QueryRowContext(ctx, q, email))
+	u, err := scanUser(tx.QueryRowCached(ctx, q, email))
 	if err != nil {
 		if db.IsNoRows(err) {
 			return nil, nil

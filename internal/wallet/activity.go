@@ -184,7 +184,7 @@ func insertActivity(ctx context.Context, tx *db.Tx, n newActivity) (*Activity, e
 		Asset: n.asset, AmountMinor: n.amount, FeeMinor: n.fee, Category: n.category, CounterpartyID: n.counterpartyID,
 		Counterparty: n.cpty, Memo: n.memo, SourceKind: n.sourceKind, SourceID: n.sourceID, FailureCode: n.failureCode,
 		Confirmations: n.confirmations, ConfirmationsNeeded: n.confNeeded, Timeline: tl, CreatedAt: tx.Now, UpdatedAt: tx.Now}
-	_, err := tx.ExecContext(ctx, `INSERT INTO wallet_activity (`+activityCols+`)
+	_, err := tx.ExecCached(ctx, `INSERT INTO wallet_activity (`+activityCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)`,
 		a.ID, a.UserID, a.RefNo, a.Type, a.Status, a.Direction, a.Asset, a.AmountMinor, a.FeeMinor, a.Category, a.CounterpartyID,
 		a.Counterparty, a.Memo, a.SourceKind, a.SourceID, a.FailureCode, a.Confirmations, a.ConfirmationsNeeded, string(tlj), now)
@@ -211,7 +211,7 @@ type activityUpdate struct {
 func updateActivity(ctx context.Context, tx *db.Tx, id string, u activityUpdate) error {
 	var tl string
 	var status string
-	if err := tx.QueryRowContext(ctx, `SELECT status, timeline FROM wallet_activity WHERE id = $1 `+tx.Dialect.ForUpdate(), id).Scan(&status, &tl); err != nil {
+	if err := tx.QueryRowCached(ctx, `SELECT status, timeline FROM wallet_activity WHERE id = $1 `+tx.Dialect.ForUpdate(), id).Scan(&status, &tl); err != nil {
 		return fmt.Errorf("load activity %s: %w", id, err)
 	}
 	var steps []Step
@@ -229,7 +229,7 @@ func updateActivity(ctx context.Context, tx *db.Tx, id string, u activityUpdate)
 		}
 	}
 	b, _ := json.Marshal(steps)
-	_, err := tx.ExecContext(ctx, `UPDATE wallet_activity SET status = $1, failure_code = CASE WHEN $2 = '' THEN failure_code ELSE $2 END,
+	_, err := tx.ExecCached(ctx, `UPDATE wallet_activity SET status = $1, failure_code = CASE WHEN $2 = '' THEN failure_code ELSE $2 END,
 		refunded = refunded + $3, confirmations = CASE WHEN $4 > 0 THEN $4 ELSE confirmations END, timeline = $5, updated_at = $6 WHERE id = $7`,
 		u.status, u.failureCode, u.refunded, u.confirmations, string(b), tx.NowMicros(), id)
 	if err != nil {
@@ -239,7 +239,7 @@ func updateActivity(ctx context.Context, tx *db.Tx, id string, u activityUpdate)
 }
 
 func getActivity(ctx context.Context, tx *db.Tx, id string) (*Activity, error) {
-	a, err := scanActivity(tx.QueryRowContext(ctx, `SELECT `+activityCols+` FROM wallet_activity WHERE id = $1`, id))
+	a, err := scanActivity(tx.QueryRowCached(ctx, `SELECT `+activityCols+` FROM wallet_activity WHERE id = $1`, id))
 	if db.IsNoRows(err) {
 		return nil, apperr.New(apperr.CodeNotFound)
 	}
@@ -337,7 +337,7 @@ func insertTerms(ctx context.Context, tx *db.Tx, userID, activityID string, at i
 		args = append(args, userID, t, at, activityID)
 	}
 	b.WriteString(` ON CONFLICT DO NOTHING`)
-	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+	if _, err := tx.ExecCached(ctx, b.String(), args...); err != nil {
 		return fmt.Errorf("index activity text: %w", err)
 	}
 	return nil

@@ -55,7 +55,7 @@ var cst = time.FixedZone("CST", 8*3600)
 
 func userLevel(ctx context.Context, tx *db.Tx, userID string) (int, error) {
 	var level int
-	err := tx.QueryRowContext(ctx, `SELECT level FROM users WHERE id = $1`, userID).Scan(&level)
+	err := tx.QueryRowCached(ctx, `SELECT level FROM users WHERE id = $1`, userID).Scan(&level)
 	if db.IsNoRows(err) {
 		return 0, apperr.New(apperr.CodeNotFound)
 	}
@@ -91,11 +91,11 @@ func (s *Service) useLimit(ctx context.Context, tx *db.Tx, userID string, flow F
 		period, name, zh string
 		limit            int64
 	}{{day, "daily", "每日", daily}, {month, "monthly", "每月", monthly}} {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO wallet_usage (user_id, flow, period, used) VALUES ($1, $2, $3, 0)
+		if _, err := tx.ExecCached(ctx, `INSERT INTO wallet_usage (user_id, flow, period, used) VALUES ($1, $2, $3, 0)
 			ON CONFLICT (user_id, flow, period) DO NOTHING`, userID, string(flow), p.period); err != nil {
 			return fmt.Errorf("count limit: %w", err)
 		}
-		r, err := tx.ExecContext(ctx, `UPDATE wallet_usage SET used = used + $1
+		r, err := tx.ExecCached(ctx, `UPDATE wallet_usage SET used = used + $1
 			WHERE user_id = $2 AND flow = $3 AND period = $4 AND used + $1 <= $5`, v, userID, string(flow), p.period, p.limit)
 		if err != nil {
 			return fmt.Errorf("count limit: %w", err)
@@ -106,7 +106,7 @@ func (s *Service) useLimit(ctx context.Context, tx *db.Tx, userID string, flow F
 			continue
 		}
 		var used int64
-		if err := tx.QueryRowContext(ctx, `SELECT used FROM wallet_usage WHERE user_id = $1 AND flow = $2 AND period = $3`,
+		if err := tx.QueryRowCached(ctx, `SELECT used FROM wallet_usage WHERE user_id = $1 AND flow = $2 AND period = $3`,
 			userID, string(flow), p.period).Scan(&used); err != nil {
 			return fmt.Errorf("read limit: %w", err)
 		}

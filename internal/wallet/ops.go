@@ -38,7 +38,7 @@ func opID(userID, key string) uuid.UUID { return derive("op", userID, key) }
 // sees the row. When the key was used before, it returns the first result's id (replay)
 // or idempotency_conflict when the request differs.
 func beginOp(ctx context.Context, tx *db.Tx, id uuid.UUID, userID, kind, hash, resultID string) (replayID string, replay bool, err error) {
-	r, err := tx.ExecContext(ctx, `INSERT INTO wallet_ops (id, user_id, kind, req_hash, result_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+	r, err := tx.ExecCached(ctx, `INSERT INTO wallet_ops (id, user_id, kind, req_hash, result_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (id) DO NOTHING`, id.String(), userID, kind, hash, resultID, tx.NowMicros())
 	if err != nil {
 		return "", false, fmt.Errorf("claim idempotency key: %w", err)
@@ -49,7 +49,7 @@ func beginOp(ctx context.Context, tx *db.Tx, id uuid.UUID, userID, kind, hash, r
 		return "", false, nil
 	}
 	var k, h, res string
-	if err := tx.QueryRowContext(ctx, `SELECT kind, req_hash, result_id FROM wallet_ops WHERE id = $1`, id.String()).Scan(&k, &h, &res); err != nil {
+	if err := tx.QueryRowCached(ctx, `SELECT kind, req_hash, result_id FROM wallet_ops WHERE id = $1`, id.String()).Scan(&k, &h, &res); err != nil {
 		return "", false, fmt.Errorf("read idempotency key: %w", err)
 	}
 	if k != kind || h != hash {
@@ -126,7 +126,7 @@ func (p *person) display() string {
 
 func loadPerson(ctx context.Context, tx *db.Tx, userID string) (*person, error) {
 	var p person
-	err := tx.QueryRowContext(ctx, `SELECT id, email, phone, lang, role FROM users WHERE id = $1`, userID).Scan(&p.ID, &p.Email, &p.Phone, &p.Lang, &p.Role)
+	err := tx.QueryRowCached(ctx, `SELECT id, email, phone, lang, role FROM users WHERE id = $1`, userID).Scan(&p.ID, &p.Email, &p.Phone, &p.Lang, &p.Role)
 	if db.IsNoRows(err) {
 		return nil, apperr.New(apperr.CodeNotFound)
 	}
@@ -177,7 +177,7 @@ func findRecipient(ctx context.Context, tx *db.Tx, to string) (*person, error) {
 	default:
 		q += `id = $1`
 	}
-	rows, err := tx.QueryContext(ctx, q+` LIMIT 2`, v)
+	rows, err := tx.QueryCached(ctx, q+` LIMIT 2`, v)
 	if err != nil {
 		return nil, fmt.Errorf("find recipient: %w", err)
 	}

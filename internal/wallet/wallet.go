@@ -479,7 +479,7 @@ func (s *Service) BalanceOf(ctx context.Context, userID, asset string) (*Balance
 
 func userExists(ctx context.Context, tx *db.Tx, userID string) error {
 	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`, userID).Scan(&one)
+	err := tx.QueryRowCached(ctx, `SELECT 1 FROM users WHERE id = $1`, userID).Scan(&one)
 	if db.IsNoRows(err) {
 		return apperr.New(apperr.CodeNotFound)
 	}
