@@ -74,9 +74,12 @@ func (l *Ledger) recordTail(b *batch) {
 	if t.broken || len(b.inserts) == 0 {
 		return
 	}
+	l.tailMu.Lock()
+	defer l.tailMu.Unlock()
 	if t.count+int64(len(b.inserts)) > int64(maxTailFactor*l.opts.MergeEvery) {
 		t.broken = true
 		t.byAccount = map[uuid.UUID][]histEntry{}
+		t.count = 0
 		return
 	}
 	if t.count == 0 {
@@ -101,18 +104,28 @@ type histDB struct {
 	w, r *sql.DB
 }
 
+// histVersion is the history file's layout (PRAGMA user_version); a file of another layout
+// is dropped and rebuilt.
+const histVersion = 2
+
+// Blocks are appended in merge order (rowid) and found through a narrow index: a merge's
+// ~10k block rows then append to the table and only the small index entries land all over
+// its tree. Keyed by account instead, every merge rewrote most of the table's pages.
 const histSchema = `
-CREATE TABLE IF NOT EXISTS history_blocks (
+DROP TABLE IF EXISTS history_blocks;
+DROP TABLE IF EXISTS history_state;
+CREATE TABLE history_blocks (
+	seq INTEGER PRIMARY KEY,
 	account_id BLOB NOT NULL,
 	max_at INTEGER NOT NULL,
 	first_seq INTEGER NOT NULL,
 	min_at INTEGER NOT NULL,
 	-- n entries of 24 bytes: created_at (8 bytes, big-endian, sign bit flipped) then the
 	-- transfer id (16 bytes), ascending.
-	entries BLOB NOT NULL,
-	PRIMARY KEY (account_id, max_at, first_seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS history_state (
+	entries BLOB NOT NULL
+);
+CREATE INDEX history_blocks_account ON history_blocks (account_id, max_at, first_seq);
+CREATE TABLE history_state (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	merged_seq INTEGER NOT NULL,
 	main_id TEXT NOT NULL
@@ -172,8 +185,14 @@ func (h *histDB) close() {
 }
 
 func (h *histDB) check(ctx context.Context, d *db.DB) error {
-	if _, err := h.w.ExecContext(ctx, histSchema); err != nil {
+	var version int
+	if err := h.w.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
 		return fmt.Errorf("history schema: %w", err)
+	}
+	if version != histVersion {
+		if _, err := h.w.ExecContext(ctx, histSchema+fmt.Sprintf("\nPRAGMA user_version = %d;", histVersion)); err != nil {
+			return fmt.Errorf("history schema: %w", err)
+		}
 	}
 	mainID, ok, err := d.GetMeta(ctx, metaHistoryID)
 	if err != nil {
@@ -219,14 +238,15 @@ type mergeJob struct {
 }
 
 // handOffTail gives the committer's tail to the merger if it is idle (or waits when
-// wait is set). It reports whether the tail was handed off.
+// wait is set). It reports whether the tail was handed off. The job stays readable by
+// history lookups (l.pending) until the merger has committed it.
 func (l *Ledger) handOffTail(wait bool) bool {
 	t := &l.tail
 	if t.count == 0 && !t.broken {
 		l.unmerged = 0
 		return true
 	}
-	job := mergeJob{top: t.minSeq + t.count - 1, byAccount: t.byAccount, minSeq: t.minSeq, count: t.count, broken: t.broken}
+	job := &mergeJob{top: t.minSeq + t.count - 1, byAccount: t.byAccount, minSeq: t.minSeq, count: t.count, broken: t.broken}
 	if t.broken {
 		job.top = l.lastSeq
 	}
@@ -239,9 +259,43 @@ func (l *Ledger) handOffTail(wait bool) bool {
 			return false
 		}
 	}
-	l.unmerged = 0
+	l.tailMu.Lock()
+	if !job.broken {
+		l.pending = append(l.pending, job)
+	}
 	l.tail.reset()
+	l.tailMu.Unlock()
+	l.unmerged = 0
 	return true
+}
+
+// memTail collects, under the tail lock, the in-memory history entries of account (from
+// jobs not yet merged and the committer's tail) and the seq ranges they cover.
+func (l *Ledger) memTail(account uuid.UUID) (entries []histEntry, ranges [][2]int64) {
+	l.tailMu.RLock()
+	defer l.tailMu.RUnlock()
+	for _, j := range l.pending {
+		entries = append(entries, j.byAccount[account]...)
+		ranges = append(ranges, [2]int64{j.minSeq, j.minSeq + j.count - 1})
+	}
+	if t := &l.tail; !t.broken && t.count > 0 {
+		entries = append(entries, t.byAccount[account]...)
+		ranges = append(ranges, [2]int64{t.minSeq, t.minSeq + t.count - 1})
+	}
+	return entries, ranges
+}
+
+// coveredTo is the last seq such that every seq in (merged, coveredTo] is in ranges.
+func coveredTo(merged int64, ranges [][2]int64) int64 {
+	sort.Slice(ranges, func(i, j int) bool { return ranges[i][0] < ranges[j][0] })
+	to := merged
+	for _, r := range ranges {
+		if r[0] > to+1 {
+			break
+		}
+		to = max(to, r[1])
+	}
+	return to
 }
 
 // merger runs merge jobs until mergeCh closes.
@@ -249,6 +303,17 @@ func (l *Ledger) merger() {
 	defer close(l.mergerDone)
 	for job := range l.mergeCh {
 		err := l.merge(context.Background(), job)
+		if err == nil {
+			// Merged and committed to the history file: lookups find it there now.
+			l.tailMu.Lock()
+			for i, p := range l.pending {
+				if p == job {
+					l.pending = append(l.pending[:i], l.pending[i+1:]...)
+					break
+				}
+			}
+			l.tailMu.Unlock()
+		}
 		if err != nil {
 			// History lookups still see unmerged transfers (the tail scan); the next job
 			// re-reads the range from the main database.
@@ -264,7 +329,7 @@ const sqlInsertBlocks1 = `INSERT INTO history_blocks (account_id, max_at, first_
 
 // merge writes the history of transfers up to job.top (or to the last one, for top < 0)
 // into the history file, in one transaction there.
-func (l *Ledger) merge(ctx context.Context, job mergeJob) error {
+func (l *Ledger) merge(ctx context.Context, job *mergeJob) error {
 	start := time.Now()
 	h := l.hist
 	var merged int64
@@ -295,7 +360,8 @@ func (l *Ledger) merge(ctx context.Context, job mergeJob) error {
 	sort.Slice(accounts, func(i, j int) bool { return lessID(accounts[i], accounts[j]) })
 	var args []any
 	for _, a := range accounts {
-		es := byAccount[a]
+		// A copy: history lookups read the job's entries while it is merged.
+		es := append([]histEntry(nil), byAccount[a]...)
 		sort.Slice(es, func(i, j int) bool { return entryLess(&es[i], &es[j]) })
 		for lo := 0; lo < len(es); lo += maxBlockEntries {
 			part := es[lo:min(lo+maxBlockEntries, len(es))]
@@ -346,7 +412,7 @@ func (l *Ledger) historyBlocks(ctx context.Context, account uuid.UUID, lo, hi in
 	if err := tx.QueryRowContext(ctx, `SELECT merged_seq FROM history_state WHERE id = 1`).Scan(&merged); err != nil {
 		return 0, fmt.Errorf("read merge position: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT max_at, entries FROM history_blocks
+	rows, err := tx.QueryContext(ctx, `SELECT max_at, entries FROM history_blocks INDEXED BY history_blocks_account
 		WHERE account_id = ? AND max_at >= ? AND min_at <= ? ORDER BY max_at DESC, first_seq DESC`, account[:], lo, hi)
 	if err != nil {
 		return 0, fmt.Errorf("read history blocks: %w", err)
@@ -401,6 +467,9 @@ func (l *Ledger) historySQLite(ctx context.Context, account uuid.UUID, lo, hi in
 		})
 		return out, err
 	}
+	// Memory first, then the history file: the merger drops a job from memory only
+	// after committing it to the file, so nothing falls between the two reads.
+	mem, ranges := l.memTail(account)
 	merged, err := l.historyBlocks(ctx, account, lo, hi, func(maxAt int64, buf []byte) bool {
 		// Blocks come newest max first: once we have enough entries all newer than this
 		// block's newest, no later block can contribute.
@@ -427,12 +496,21 @@ func (l *Ledger) historySQLite(ctx context.Context, account uuid.UUID, lo, hi in
 	if err != nil {
 		return nil, err
 	}
-	// The main database's snapshot starts after the history file's, so every merged
-	// transfer listed above is in it.
+	// Unmerged transfers the committer still holds in memory; whatever they do not
+	// cover (transfers written by SubmitTx or another process, or the last batch not yet
+	// recorded) is scanned in the table.
+	to := coveredTo(merged, ranges)
+	for i := range mem {
+		if e := &mem[i]; e.seq > merged && e.seq <= to && before(e) {
+			add(*e)
+		}
+	}
+	// The main database's snapshot starts after the history file's and the memory
+	// read, so every transfer listed above is in it.
 	var out []Transfer
 	err = l.d.Read(ctx, func(tx *db.Tx) error {
 		var err error
-		out, err = l.historyTail(ctx, tx, account, lo, hi, c, want, merged, &cands, add)
+		out, err = l.historyTail(ctx, tx, account, lo, hi, c, want, to, &cands, add)
 		return err
 	})
 	return out, err
@@ -441,7 +519,8 @@ func (l *Ledger) historySQLite(ctx context.Context, account uuid.UUID, lo, hi in
 // historyTail adds the unmerged tail's entries to the candidates and reads the page's
 // transfers, in the main database's read transaction tx.
 func (l *Ledger) historyTail(ctx context.Context, tx *db.Tx, account uuid.UUID, lo, hi int64, c cursor, want int, merged int64, cands *[]histEntry, add func(histEntry)) ([]Transfer, error) {
-	// The unmerged tail, scanned in seq (rowid) order: at most MergeEvery rows. Only
+	// Transfers after from (what the history file and memory did not cover; usually a
+	// batch or none), scanned in seq (rowid) order. Only
 	// (time, id) here: for a hot account most of the tail matches, and sorting narrow rows
 	// is much cheaper than whole transfers; the few kept are read by id below.
 	trows, err := tx.QueryContext(ctx, `SELECT created_at, id FROM ledger_transfers

@@ -82,8 +82,8 @@ type Options struct {
 	SweepEvery time.Duration
 	// SweepLimit caps holds expired per sweep transaction (1,000).
 	SweepLimit int
-	// MergeEvery (SQLite) is how many unmerged transfers trigger a history merge
-	// (32,768): bounds the tail a history lookup scans.
+	// MergeEvery (SQLite) is how many transfers the committer gathers before handing
+	// them to the history merger (65,536). Until merged, lookups read them from memory.
 	MergeEvery int
 	Logger     *slog.Logger
 }
@@ -102,7 +102,7 @@ func (o *Options) defaults() {
 		o.SweepLimit = 1000
 	}
 	if o.MergeEvery <= 0 {
-		o.MergeEvery = 32768
+		o.MergeEvery = 65536
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -133,12 +133,16 @@ type Ledger struct {
 	lastSeq int64
 	// hist is the history file and mergeCh feeds its merger (SQLite; see history.go).
 	hist       *histDB
-	mergeCh    chan mergeJob
+	mergeCh    chan *mergeJob
 	mergerDone chan struct{}
 	// sums holds account sums in memory (SQLite only; nil on PostgreSQL; see sums.go).
 	sums *sumState
-	// tail holds the history entries written since the last merge (SQLite; committer only).
-	tail tail
+	// tail holds the history entries written since the last hand-off to the merger and
+	// pending the jobs handed off but not yet merged (SQLite); lookups read both under
+	// tailMu, only the committer writes tail.
+	tailMu  sync.RWMutex
+	tail    tail
+	pending []*mergeJob
 
 	stats Stats
 }
@@ -239,12 +243,12 @@ func (l *Ledger) Start(ctx context.Context) error {
 		l.hist = h
 		// Catch the history up with everything written before (a large first merge
 		// after the file was lost) before taking calls.
-		if err := l.merge(ctx, mergeJob{top: -1, broken: true}); err != nil {
+		if err := l.merge(ctx, &mergeJob{top: -1, broken: true}); err != nil {
 			h.close()
 			l.hist = nil
 			return fmt.Errorf("start ledger: %w", err)
 		}
-		l.mergeCh = make(chan mergeJob, 1)
+		l.mergeCh = make(chan *mergeJob, 1)
 		l.mergerDone = make(chan struct{})
 		go l.merger()
 	}
@@ -282,7 +286,7 @@ func (l *Ledger) Close() error {
 	if started && !l.st.pg {
 		err = l.flushAll(context.Background())
 		done := make(chan error, 1)
-		l.mergeCh <- mergeJob{top: -1, broken: true, done: done}
+		l.mergeCh <- &mergeJob{top: -1, broken: true, done: done}
 		err = errors.Join(err, <-done)
 		close(l.mergeCh)
 		<-l.mergerDone
