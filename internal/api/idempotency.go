@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,56 +66,69 @@ func (m *Idempotency) Wrap(scope func(*http.Request) string, h http.HandlerFunc)
 			httpx.WriteError(w, r, apperr.New(apperr.CodeBodyTooLarge).Wrap(err))
 			return
 		}
-		sum := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + "\n" + string(body)))
-		hash := hex.EncodeToString(sum[:])
-		ctx := r.Context()
-		deadline := time.Now().Add(m.Lock)
-		for {
-			rec, owned, err := m.claim(ctx, sc, key, hash)
-			if err != nil {
-				httpx.WriteError(w, r, err)
-				return
-			}
-			if owned {
-				break
-			}
-			if rec.hash != hash {
-				httpx.WriteError(w, r, apperr.New(apperr.CodeIdempotencyConflict))
-				return
-			}
-			if rec.state == "done" {
-				w.Header().Set("Idempotent-Replayed", "true")
-				if rec.contentType != "" {
-					w.Header().Set("Content-Type", rec.contentType)
-				}
-				w.WriteHeader(rec.status)
-				io.WriteString(w, rec.body)
-				return
-			}
-			if time.Now().After(deadline) {
-				httpx.WriteError(w, r, apperr.New("idempotency_in_progress"))
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(idemPollInterval):
-			}
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		rw := &recorder{ResponseWriter: w}
-		h(rw, r)
-		// A server error may have been rolled back: free the key so a retry can run again
-		// (the money layer's own idempotency still prevents a double move).
-		done := context.WithoutCancel(ctx)
-		if rw.status >= 500 || rw.status == 0 || rw.buf.Len() > maxStoredBody {
-			m.release(done, sc, key)
+		m.serve(w, r, sc, key, requestHash(r, body), body, h)
+	}
+}
+
+func requestHash(r *http.Request, body []byte) string {
+	sum := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + "\n" + string(body)))
+	return hex.EncodeToString(sum[:])
+}
+
+// serve is Wrap's guard once the body is read: claim the key (waiting while another
+// request holds it), run h, store its response.
+func (m *Idempotency) serve(w http.ResponseWriter, r *http.Request, sc, key, hash string, body []byte, h http.HandlerFunc) {
+	ctx := r.Context()
+	deadline := time.Now().Add(m.Lock)
+	for {
+		rec, owned, err := m.claim(ctx, sc, key, hash)
+		if err != nil {
+			httpx.WriteError(w, r, err)
 			return
 		}
-		if err := m.finish(done, sc, key, rw.status, rw.Header().Get("Content-Type"), rw.buf.String()); err != nil {
-			httpx.WriteError(w, r, err)
+		if owned {
+			break
+		}
+		if rec.hash != hash {
+			httpx.WriteError(w, r, apperr.New(apperr.CodeIdempotencyConflict))
+			return
+		}
+		if rec.state == "done" {
+			writeStored(w, rec)
+			return
+		}
+		if time.Now().After(deadline) {
+			httpx.WriteError(w, r, apperr.New("idempotency_in_progress"))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(idemPollInterval):
 		}
 	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rw := &recorder{ResponseWriter: w}
+	h(rw, r)
+	// A server error may have been rolled back: free the key so a retry can run again
+	// (the money layer's own idempotency still prevents a double move).
+	done := context.WithoutCancel(ctx)
+	if rw.status >= 500 || rw.status == 0 || rw.buf.Len() > maxStoredBody {
+		m.release(done, sc, key)
+		return
+	}
+	if err := m.finish(done, sc, key, rw.status, rw.Header().Get("Content-Type"), rw.buf.String()); err != nil {
+		httpx.WriteError(w, r, err)
+	}
+}
+
+func writeStored(w http.ResponseWriter, rec idemRecord) {
+	w.Header().Set("Idempotent-Replayed", "true")
+	if rec.contentType != "" {
+		w.Header().Set("Content-Type", rec.contentType)
+	}
+	w.WriteHeader(rec.status)
+	io.WriteString(w, rec.body)
 }
 
 func validKey(k string) bool {
@@ -137,22 +152,8 @@ type idemRecord struct {
 // owned is false when another request holds or finished it; rec describes that request.
 func (m *Idempotency) claim(ctx context.Context, scope, key, hash string) (rec idemRecord, owned bool, err error) {
 	err = m.DB.InTx(ctx, func(tx *db.Tx) error {
-		now := tx.NowMicros()
-		lock := now + m.Lock.Microseconds()
-		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at, locked_until)
-			VALUES ($1, $2, $3, 'running', $4, $5)
-			ON CONFLICT (scope, key) DO UPDATE SET locked_until = excluded.locked_until
-			WHERE idempotency_keys.state = 'running' AND idempotency_keys.locked_until < $4
-			  AND idempotency_keys.request_hash = excluded.request_hash`, scope, key, hash, now, lock)
-		if err != nil {
-			return fmt.Errorf("claim idempotency key: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			owned = true
-			return nil
-		}
-		return tx.QueryRowContext(ctx, `SELECT request_hash, state, status, content_type, body FROM idempotency_keys WHERE scope = $1 AND key = $2`,
-			scope, key).Scan(&rec.hash, &rec.state, &rec.status, &rec.contentType, &rec.body)
+		rec, owned, err = m.claimTx(ctx, tx, scope, key, hash)
+		return err
 	})
 	if err != nil {
 		return rec, false, fmt.Errorf("idempotency: %w", err)
@@ -160,15 +161,42 @@ func (m *Idempotency) claim(ctx context.Context, scope, key, hash string) (rec i
 	return rec, owned, nil
 }
 
+// claimTx is claim inside tx.
+func (m *Idempotency) claimTx(ctx context.Context, tx *db.Tx, scope, key, hash string) (rec idemRecord, owned bool, err error) {
+	now := tx.NowMicros()
+	lock := now + m.Lock.Microseconds()
+	res, err := tx.ExecCached(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at, locked_until)
+		VALUES ($1, $2, $3, 'running', $4, $5)
+		ON CONFLICT (scope, key) DO UPDATE SET locked_until = excluded.locked_until
+		WHERE idempotency_keys.state = 'running' AND idempotency_keys.locked_until < $4
+		  AND idempotency_keys.request_hash = excluded.request_hash`, scope, key, hash, now, lock)
+	if err != nil {
+		return rec, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return rec, true, nil
+	}
+	err = tx.QueryRowCached(ctx, `SELECT request_hash, state, status, content_type, body FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+		scope, key).Scan(&rec.hash, &rec.state, &rec.status, &rec.contentType, &rec.body)
+	if err != nil {
+		return rec, false, fmt.Errorf("read idempotency key: %w", err)
+	}
+	return rec, false, nil
+}
+
 func (m *Idempotency) finish(ctx context.Context, scope, key string, status int, ct, body string) error {
 	return m.DB.InTx(ctx, func(tx *db.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = 'done', status = $3, content_type = $4, body = $5
-			WHERE scope = $1 AND key = $2`, scope, key, status, ct, body)
-		if err != nil {
-			return fmt.Errorf("store idempotent response: %w", err)
-		}
-		return nil
+		return finishTx(ctx, tx, scope, key, status, ct, body)
 	})
+}
+
+func finishTx(ctx context.Context, tx *db.Tx, scope, key string, status int, ct, body string) error {
+	_, err := tx.ExecCached(ctx, `UPDATE idempotency_keys SET state = 'done', status = $3, content_type = $4, body = $5
+		WHERE scope = $1 AND key = $2`, scope, key, status, ct, body)
+	if err != nil {
+		return fmt.Errorf("store idempotent response: %w", err)
+	}
+	return nil
 }
 
 func (m *Idempotency) release(ctx context.Context, scope, key string) {
@@ -215,4 +243,186 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.buf.Write(b)
 	}
 	return r.ResponseWriter.Write(b)
+}
+
+// TxGuard is the Idempotency-Key guard of one request whose service call runs it inside
+// its own transaction (it implements wallet.Guard): the key's claim, the work and the
+// stored response commit together, so a money request is one write transaction instead
+// of three. Semantics are Wrap's: the same key and request answer the first stored
+// response, a different request under the key is idempotency_conflict, and a duplicate
+// arriving while the first runs waits for it (on SQLite behind the one writer, on
+// PostgreSQL on the claimed row) and then answers its response.
+type TxGuard struct {
+	m                *Idempotency
+	scope, key, hash string
+	status           int // the route's success status
+
+	replay   *idemRecord // Begin found the key done: answer with it
+	conflict bool        // Begin found the key used by another request
+	body     []byte      // the response Finish stored
+}
+
+// errKeyBusy: Begin found the key claimed by a request outside a TxGuard (Wrap) that is
+// still running; the request falls back to Wrap's waiting.
+var errKeyBusy = errors.New("idempotency: key held by a running request")
+
+// Begin claims the key in tx. Errors: idempotency_conflict, errKeyBusy, database errors.
+func (g *TxGuard) Begin(ctx context.Context, tx *db.Tx) (bool, error) {
+	g.replay, g.conflict, g.body = nil, false, nil
+	rec, owned, err := g.m.claimTx(ctx, tx, g.scope, g.key, g.hash)
+	switch {
+	case err != nil:
+		return false, err
+	case owned:
+		return false, nil
+	case rec.hash != g.hash:
+		g.conflict = true
+		return false, apperr.New(apperr.CodeIdempotencyConflict)
+	case rec.state == "done":
+		g.replay = &rec
+		return true, nil
+	}
+	return false, errKeyBusy
+}
+
+// Finish stores v, encoded as the response, in tx.
+func (g *TxGuard) Finish(ctx context.Context, tx *db.Tx, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as httpx.WriteJSON
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	g.body = b.Bytes()
+	if len(g.body) > maxStoredBody { // too large to keep: free the key, as Wrap does
+		_, err := tx.ExecCached(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'running'`, g.scope, g.key)
+		return err
+	}
+	return finishTx(ctx, tx, g.scope, g.key, g.status, jsonContentType, string(g.body))
+}
+
+const jsonContentType = "application/json; charset=utf-8" // as httpx.WriteJSON
+
+// WrapTx is Wrap for a route whose service call takes the guard into its own transaction:
+// h passes g (nil when the request has no key) to the service and returns the result
+// instead of writing it; WrapTx writes status and the result, byte for byte what it
+// stored, or the error.
+func (m *Idempotency) WrapTx(scope func(*http.Request) string, status int, h func(w http.ResponseWriter, r *http.Request, g *TxGuard) (any, error)) http.HandlerFunc {
+	plain := func(w http.ResponseWriter, r *http.Request) {
+		v, err := h(w, r, nil)
+		replyStatus(w, r, status, v, err)
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		sc := scope(r)
+		if key == "" || sc == "" || r.Method == http.MethodGet || r.Method == http.MethodHead {
+			plain(w, r)
+			return
+		}
+		if !validKey(key) {
+			httpx.WriteError(w, r, apperr.New("idempotency_key_invalid"))
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes))
+		if err != nil {
+			httpx.WriteError(w, r, apperr.New(apperr.CodeBodyTooLarge).Wrap(err))
+			return
+		}
+		hash := requestHash(r, body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		g := &TxGuard{m: m, scope: sc, key: key, hash: hash, status: status}
+		v, err := h(w, r, g)
+		switch {
+		case errors.Is(err, errKeyBusy):
+			m.serve(w, r, sc, key, hash, body, plain)
+			return
+		case err == nil && g.replay != nil:
+			writeStored(w, *g.replay)
+			return
+		case err == nil && g.body != nil:
+			w.Header().Set("Content-Type", jsonContentType)
+			w.WriteHeader(status)
+			w.Write(g.body)
+			return
+		case g.conflict: // as Wrap: refused before anything ran, nothing to keep
+			httpx.WriteError(w, r, err)
+			return
+		}
+		// The call failed before or after claiming (its transaction rolled back, taking
+		// the claim with it), or ran without using the guard: keep its answer now, as Wrap
+		// would have, unless another request under the key stored one first.
+		rw := &bufWriter{h: http.Header{}}
+		replyStatus(rw, r, status, v, err)
+		if rw.status >= 500 || rw.buf.Len() > maxStoredBody {
+			rw.copyTo(w) // not kept: a retry runs again
+			return
+		}
+		rec, stored, serr := m.keep(context.WithoutCancel(r.Context()), sc, key, hash, rw.status, rw.h.Get("Content-Type"), rw.buf.String())
+		switch {
+		case serr != nil:
+			httpx.WriteError(w, r, serr)
+		case stored || rec.state != "done":
+			rw.copyTo(w)
+		case rec.hash != hash:
+			httpx.WriteError(w, r, apperr.New(apperr.CodeIdempotencyConflict))
+		default:
+			writeStored(w, rec)
+		}
+	}
+}
+
+// keep stores a finished response under a key nobody holds. When the key is taken
+// (stored = false), rec is what is there.
+func (m *Idempotency) keep(ctx context.Context, scope, key, hash string, status int, ct, body string) (rec idemRecord, stored bool, err error) {
+	err = m.DB.InTx(ctx, func(tx *db.Tx) error {
+		now := tx.NowMicros()
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, status, content_type, body, created_at, locked_until)
+			VALUES ($1, $2, $3, 'done', $4, $5, $6, $7, $7) ON CONFLICT (scope, key) DO NOTHING`, scope, key, hash, status, ct, body, now)
+		if err != nil {
+			return fmt.Errorf("store idempotent response: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			stored = true
+			return nil
+		}
+		return tx.QueryRowContext(ctx, `SELECT request_hash, state, status, content_type, body FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+			scope, key).Scan(&rec.hash, &rec.state, &rec.status, &rec.contentType, &rec.body)
+	})
+	if err != nil {
+		return rec, false, fmt.Errorf("idempotency: %w", err)
+	}
+	return rec, stored, nil
+}
+
+// bufWriter holds a response until it is known to be the one to send.
+type bufWriter struct {
+	h      http.Header
+	status int
+	buf    bytes.Buffer
+}
+
+func (b *bufWriter) Header() http.Header { return b.h }
+
+func (b *bufWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *bufWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.buf.Write(p)
+}
+
+func (b *bufWriter) copyTo(w http.ResponseWriter) {
+	for k, v := range b.h {
+		w.Header()[k] = v
+	}
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	w.WriteHeader(b.status)
+	w.Write(b.buf.Bytes())
 }

@@ -74,6 +74,39 @@ func (a *API) money(scope string, h func(http.ResponseWriter, *http.Request, *au
 	}, inner)
 }
 
+// moneyTx is money for a route whose service call takes the Idempotency-Key guard into
+// its own transaction (wallet.Guard): h hands g to the service and returns the result,
+// answered with status. One request is then one write transaction.
+func (a *API) moneyTx(scope string, status int, h func(w http.ResponseWriter, r *http.Request, p *authn.Principal, g wallet.Guard) (any, error)) http.HandlerFunc {
+	call := func(w http.ResponseWriter, r *http.Request, g *TxGuard) (any, error) {
+		p, err := authn.User(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		if p.APIKey != nil && (scope == "" || !p.APIKey.Allows(scope)) {
+			return nil, apperr.New(apperr.CodeForbidden)
+		}
+		var wg wallet.Guard
+		if g != nil { // a nil *TxGuard must not become a non-nil interface
+			wg = g
+		}
+		return h(w, r, p, wg)
+	}
+	idem := a.deps.Wallet.Idempotency
+	if idem == nil {
+		return func(w http.ResponseWriter, r *http.Request) {
+			v, err := call(w, r, nil)
+			replyStatus(w, r, status, v, err)
+		}
+	}
+	return idem.WrapTx(func(r *http.Request) string {
+		if p := authn.From(r.Context()); p != nil {
+			return "user:" + p.User.ID
+		}
+		return ""
+	}, status, call)
+}
+
 // idemKey is the request's Idempotency-Key, handed to the wallet so the money layer is
 // idempotent by the same key (a missing key is refused there: every movement needs one).
 func idemKey(r *http.Request) string { return r.Header.Get("Idempotency-Key") }
@@ -112,15 +145,13 @@ func (a *API) walletRoutes() {
 		Summary: "Send money to another user by email, phone or account id (needs Idempotency-Key; API keys need the payouts scope)",
 		Request: wallet.TransferInput{}, Response: wallet.Activity{},
 		Errors: append([]string{wallet.CodeRecipientNotFound, wallet.CodeCannotPaySelf}, moveErrors...),
-		Handler: a.money(identity.KeyScopePayouts, func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
+		Handler: a.moneyTx(identity.KeyScopePayouts, http.StatusCreated, func(w http.ResponseWriter, r *http.Request, p *authn.Principal, g wallet.Guard) (any, error) {
 			var in wallet.TransferInput
 			if err := httpx.DecodeJSON(w, r, &in); err != nil {
-				httpx.WriteError(w, r, err)
-				return
+				return nil, err
 			}
-			in.SenderID, in.SessionID, in.Key = p.User.ID, p.SessionID(), idemKey(r)
-			act, err := a.wsvc().Transfer(r.Context(), in)
-			replyStatus(w, r, http.StatusCreated, act, err)
+			in.SenderID, in.SessionID, in.Key, in.Guard = p.User.ID, p.SessionID(), idemKey(r), g
+			return a.wsvc().Transfer(r.Context(), in)
 		})})
 	a.requestRoutes()
 	a.checkoutRoutes()

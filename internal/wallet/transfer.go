@@ -32,11 +32,26 @@ type TransferInput struct {
 	Amount string `json:"amount"` // decimal, e.g. "12.30"
 	Asset  string `json:"asset"`  // CNY, USD, USDT, BTC
 	Memo   string `json:"memo,omitempty"`
+	// Guard, when set, keeps the caller's own record of this call in the call's
+	// transaction (the JSON API's Idempotency-Key store). See Guard.
+	Guard Guard `json:"-"`
+}
+
+// Guard is a caller's record of a money call kept in the call's own transaction, so that
+// the JSON API's Idempotency-Key claim and stored response cost no write transactions of
+// their own. Begin runs first in the transaction: replay = true ends the call at once
+// with no result (the caller answers from its own record), and an error refuses the call.
+// Finish runs last with the call's result and may still refuse it (everything then rolls
+// back). Both may run again when the transaction is retried; neither may have effects
+// outside tx.
+type Guard interface {
+	Begin(ctx context.Context, tx *db.Tx) (replay bool, err error)
+	Finish(ctx context.Context, tx *db.Tx, result any) error
 }
 
 // Transfer sends money to another user at once and returns the sender's activity record
 // (transfer_out, completed). The recipient gets a transfer_in record and a "payment
-// received" email.
+// received" email. With in.Guard, a replay by the guard returns (nil, nil).
 //
 // Errors: validation_failed (to, memo, idempotency_key), amount_invalid,
 // currency_not_supported, maintenance, idempotency_conflict, recipient_not_found,
@@ -66,27 +81,35 @@ func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Activity, er
 	var out *Activity
 	var opened []uuid.UUID
 	err = s.inTx(ctx, "transfer", func(tx *db.Tx) error {
+		out, opened = nil, nil
+		if in.Guard != nil {
+			if replay, err := in.Guard.Begin(ctx, tx); err != nil || replay {
+				return err
+			}
+		}
 		replayID, replay, err := beginOp(ctx, tx, op, in.SenderID, "transfer", hash, outID.String())
 		if err != nil {
 			return err
 		}
 		if replay {
 			out, err = getActivity(ctx, tx, replayID)
+		} else {
+			var sender, rcpt *person
+			if sender, err = loadPerson(ctx, tx, in.SenderID); err != nil {
+				return err
+			}
+			if rcpt, err = findRecipient(ctx, tx, in.To); err != nil {
+				return err
+			}
+			m := movement{op: op, from: sender, to: rcpt, asset: asset.Code, amount: amount, memo: in.Memo,
+				code: TrP2P, outType: TypeTransferOut, inType: TypeTransferIn, category: CatTransfers,
+				sourceKind: "transfer", sourceID: op.String(), sessionID: in.SessionID}
+			out, opened, err = s.pay(ctx, tx, m)
+		}
+		if err != nil || in.Guard == nil {
 			return err
 		}
-		sender, err := loadPerson(ctx, tx, in.SenderID)
-		if err != nil {
-			return err
-		}
-		rcpt, err := findRecipient(ctx, tx, in.To)
-		if err != nil {
-			return err
-		}
-		m := movement{op: op, from: sender, to: rcpt, asset: asset.Code, amount: amount, memo: in.Memo,
-			code: TrP2P, outType: TypeTransferOut, inType: TypeTransferIn, category: CatTransfers,
-			sourceKind: "transfer", sourceID: op.String(), sessionID: in.SessionID}
-		out, opened, err = s.pay(ctx, tx, m)
-		return err
+		return in.Guard.Finish(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, err

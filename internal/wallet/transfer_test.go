@@ -2,14 +2,16 @@ package wallet
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"okpay/internal/apperr"
+	"okpay/internal/db"
 	"okpay/internal/identity"
 	"okpay/internal/notify"
-	"strings"
 )
 
 func TestTransfer(t *testing.T) {
@@ -290,6 +292,71 @@ func TestConcurrentRetries(t *testing.T) {
 		}
 		if got := e.available(a.ID, "CNY"); got != 90_00 {
 			t.Fatalf("moved %d", 100_00-got)
+		}
+		e.reconcile()
+	})
+}
+
+// fakeGuard records what Transfer asks of a Guard.
+type fakeGuard struct {
+	replay    bool
+	failBegin error
+	failEnd   error
+	begun     int
+	finished  []any
+}
+
+func (g *fakeGuard) Begin(ctx context.Context, tx *db.Tx) (bool, error) {
+	g.begun++
+	return g.replay, g.failBegin
+}
+
+func (g *fakeGuard) Finish(ctx context.Context, tx *db.Tx, v any) error {
+	g.finished = append(g.finished, v)
+	return g.failEnd
+}
+
+// A Guard runs first and last in the transfer's transaction: its replay ends the call with
+// nothing moved, its refusals roll everything back, and Finish gets the result.
+func TestTransferGuard(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		a, b := e.user("alice"), e.user("bob")
+		e.fund(a.ID, "CNY", 100_00)
+		in := TransferInput{SenderID: a.ID, To: b.Email, Amount: "1.00", Asset: "CNY"}
+		// Replay: nothing moves, no result.
+		g := &fakeGuard{replay: true}
+		in.Key, in.Guard = "g1", g
+		if out, err := e.w.Transfer(e.ctx, in); err != nil || out != nil || g.begun != 1 || len(g.finished) != 0 {
+			t.Fatalf("replay: %v %+v %+v", err, out, g)
+		}
+		// Begin refuses: nothing moves, the error is the caller's.
+		g = &fakeGuard{failBegin: apperr.New(apperr.CodeIdempotencyConflict)}
+		in.Key, in.Guard = "g2", g
+		_, err := e.w.Transfer(e.ctx, in)
+		wantCode(t, err, apperr.CodeIdempotencyConflict)
+		// Finish refuses: the movement rolls back with it.
+		g = &fakeGuard{failEnd: errors.New("cannot store")}
+		in.Key, in.Guard = "g3", g
+		if _, err := e.w.Transfer(e.ctx, in); err == nil || len(g.finished) != 1 {
+			t.Fatalf("finish failure: %v %+v", err, g)
+		}
+		if got := e.available(a.ID, "CNY"); got != 100_00 {
+			t.Fatalf("guarded failures moved money: %d", got)
+		}
+		// Success: Finish gets the sender's record, in the same transaction as the money.
+		g = &fakeGuard{}
+		in.Key, in.Guard = "g4", g
+		out, err := e.w.Transfer(e.ctx, in)
+		if err != nil || len(g.finished) != 1 || g.finished[0].(*Activity).ID != out.ID {
+			t.Fatalf("success: %v %+v", err, g)
+		}
+		// The wallet's own key record still answers a retry without the guard.
+		in.Guard = nil
+		if again, err := e.w.Transfer(e.ctx, in); err != nil || again.ID != out.ID {
+			t.Fatalf("wallet replay: %v %+v", err, again)
+		}
+		if got := e.available(a.ID, "CNY"); got != 99_00 {
+			t.Fatalf("available %d", got)
 		}
 		e.reconcile()
 	})
