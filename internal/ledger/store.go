@@ -20,8 +20,9 @@ import (
 // a whole batch is one statement and one round trip.
 
 // chunkSizes are the row counts of the prepared multi-row SQLite statements; a batch is
-// cut greedily into these, so at most a handful of statements exist per shape.
-var chunkSizes = []int{256, 64, 16, 4, 1}
+// cut greedily into these (powers of two: a batch of n rows takes at most log2 n
+// statements, each of which has a fixed cost of tens of µs).
+var chunkSizes = []int{256, 128, 64, 32, 16, 8, 4, 2, 1}
 
 type store struct {
 	d  *db.DB

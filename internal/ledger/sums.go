@@ -94,7 +94,7 @@ type txSums struct {
 
 func newSumState() *sumState {
 	return &sumState{live: map[uuid.UUID]Account{}, dirty: map[uuid.UUID]int64{}, version: -1, flushedSeq: -1,
-		maxReplay: 1 << 18, maxLive: maxLiveAccounts}
+		maxReplay: 1 << 19, maxLive: maxLiveAccounts}
 }
 
 // maxLiveAccounts bounds live; past it, clean entries are dropped.
@@ -167,8 +167,8 @@ func (ts *txSums) noteChanges(b *batch) {
 
 // flushCount is how many longest-dirty rows a batch of n transfers writes: with D dirty
 // accounts, D×n/maxReplay per batch cycles through all of them every maxReplay
-// transfers. Row writes cost ~10–20 µs each here, so this stays a fraction of a row per
-// transfer (uniform 10k accounts, batches of 256: ~10 rows per batch).
+// transfers. Row writes cost ~10–30 µs each here, so this stays a fraction of a row per
+// transfer (uniform 10k accounts, batches of 128: ~3 rows per batch).
 func (s *sumState) flushCount(n int) int {
 	return 1 + len(s.dirty)*n/s.maxReplay
 }
