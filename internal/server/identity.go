@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -88,21 +87,15 @@ func init() {
 	RegisterDemo(DemoSeeder{Name: "identity-users", Seed: func(ctx context.Context, a *App) error {
 		// In parallel: each user costs a deliberately slow password hash, and the demo
 		// start waits for all of them before listening.
-		errs := make([]error, len(DemoAccounts))
-		var wg sync.WaitGroup
-		for i, d := range DemoAccounts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := a.Identity.CreateUser(ctx, identity.CreateUserInput{Email: d.Email, Password: DemoPassword, Lang: d.Lang,
-					Role: d.Role, Verified: true})
-				if err != nil && !apperr.HasCode(err, identity.CodeEmailTaken) {
-					errs[i] = fmt.Errorf("demo user %s: %w", d.Email, err)
-				}
-			}()
-		}
-		wg.Wait()
-		return errors.Join(errs...)
+		return parallel(len(DemoAccounts), func(i int) error {
+			d := DemoAccounts[i]
+			_, err := a.Identity.CreateUser(ctx, identity.CreateUserInput{Email: d.Email, Password: DemoPassword, Lang: d.Lang,
+				Role: d.Role, Verified: true})
+			if err != nil && !apperr.HasCode(err, identity.CodeEmailTaken) {
+				return fmt.Errorf("demo user %s: %w", d.Email, err)
+			}
+			return nil
+		})
 	}})
 }
 

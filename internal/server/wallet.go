@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"okpay/internal/api"
@@ -254,13 +255,32 @@ func init() {
 // a verified test card, CNY topped up from it, a USDT deposit on its way, transfers both
 // ways with memos, a paid request and a paid (partly refunded) shop order. Everything
 // goes through the services, as a person's clicks would.
+// parallel runs fn(0..n-1) concurrently and returns their errors joined.
+func parallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 func seedWalletDemo(ctx context.Context, a *App) error {
 	if a.Wallet == nil {
 		return nil
 	}
+	// Sign-ins and each user's set-up run in parallel: every sign-in and step-up pays a
+	// deliberately slow password hash, and serve --demo waits for this before listening.
 	users := map[string]*identity.User{}
 	sessions, tokens := map[string]string{}, map[string]string{}
-	for _, d := range DemoAccounts {
+	var mu sync.Mutex
+	err := parallel(len(DemoAccounts), func(i int) error {
+		d := DemoAccounts[i]
 		si, err := a.Identity.SignIn(ctx, identity.SignInInput{Email: d.Email, Password: DemoPassword}, identity.Client{IP: demoSeederIP, UserAgent: "okpay demo seeder"})
 		if err != nil {
 			return fmt.Errorf("sign in %s: %w", d.Email, err)
@@ -272,15 +292,23 @@ func seedWalletDemo(ctx context.Context, a *App) error {
 		if err != nil {
 			return err
 		}
+		mu.Lock()
 		users[d.Email], sessions[d.Email], tokens[d.Email] = u, si.Session.ID, si.Token
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	alice, bob, shop := users["alice@demo.okpay.test"], users["bob@demo.okpay.test"], users["shop@demo.okpay.test"]
 	key := func(parts ...string) string { return "demo-" + strings.Join(parts, "-") }
-	for _, p := range []struct {
+	people := []struct {
 		u    *identity.User
 		name string
 		amt  string
-	}{{alice, "Alice Demo", "900.00"}, {bob, "Bob Demo", "800.00"}, {shop, "Demo Shop", "300.00"}} {
+	}{{alice, "Alice Demo", "900.00"}, {bob, "Bob Demo", "800.00"}, {shop, "Demo Shop", "300.00"}}
+	err = parallel(len(people), func(i int) error {
+		p := people[i]
 		sess := sessions[p.u.Email]
 		// A verified real name (level 1) lets the demo withdraw to the card in that name.
 		if _, err := a.Identity.SubmitIdentity(ctx, p.u.ID, identity.IdentityInput{RealName: p.name, IDType: identity.IDTypePassport,
@@ -306,6 +334,10 @@ func seedWalletDemo(ctx context.Context, a *App) error {
 				return fmt.Errorf("deposit %s: %w", p.u.Email, err)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	transfers := []struct {
 		from, to *identity.User
