@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -251,5 +253,70 @@ func TestSQLiteHistoryFileRebuilt(t *testing.T) {
 	})
 	if n := count(h); n != 36 {
 		t.Fatalf("after a foreign history file: %d transfers, want 36", n)
+	}
+}
+
+// History lookups run while the committer records and hands off entries and the merger
+// writes them (race detector), and always list every acknowledged transfer once.
+func TestSQLiteHistoryDuringMerges(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite, dbtest.NewClock())
+	h := start(t, d, ledger.Options{MergeEvery: 16})
+	sys := h.account("CNY", 0)
+	a := h.account("CNY", 0)
+	const n = 400
+	var acked atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < n/8; i++ {
+					res, err := h.l.Submit(h.ctx, []ledger.Transfer{xfer(sys, a, 1)})
+					if err != nil || res[0].Code != ledger.OK {
+						t.Errorf("submit: %v %v", res, err)
+						return
+					}
+					acked.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+	}()
+	list := func() int {
+		seen := map[uuid.UUID]bool{}
+		cur := ""
+		for {
+			page, next, err := h.l.TransfersByAccount(h.ctx, a, time.Time{}, time.Time{}, cur, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tr := range page {
+				if seen[tr.ID] {
+					t.Fatalf("transfer %s listed twice", tr.ID)
+				}
+				seen[tr.ID] = true
+			}
+			if next == "" {
+				return len(seen)
+			}
+			cur = next
+		}
+	}
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		before := acked.Load()
+		if got := list(); int64(got) < before {
+			t.Fatalf("history lists %d transfers, %d were acknowledged before the lookup", got, before)
+		}
+	}
+	if got := list(); got != n {
+		t.Fatalf("history lists %d transfers, want %d", got, n)
 	}
 }
