@@ -63,6 +63,7 @@ func beginOp(ctx context.Context, tx *db.Tx, id uuid.UUID, userID, kind, hash, r
 //
 // Errors: insufficient_funds; anything else is internal (a bug or a broken invariant).
 func (s *Service) submit(ctx context.Context, tx *db.Tx, ts ...ledger.Transfer) error {
+	touchLedger(ctx)
 	res, err := s.l.SubmitTx(ctx, tx, ts)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)

@@ -80,7 +80,7 @@ func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Activity, er
 	hash := hashReq("transfer", strings.TrimSpace(strings.ToLower(in.To)), asset.Code, fmt.Sprint(amount), in.Memo)
 	var out *Activity
 	var opened []uuid.UUID
-	err = s.inTx(ctx, "transfer", func(tx *db.Tx) error {
+	err = s.inGroupTx(ctx, "transfer", func(ctx context.Context, tx *db.Tx) error {
 		out, opened = nil, nil
 		if in.Guard != nil {
 			if replay, err := in.Guard.Begin(ctx, tx); err != nil || replay {

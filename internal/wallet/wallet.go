@@ -10,7 +10,9 @@
 // (identity restrictions, limits, step-up, idempotency key), the business rows and the
 // ledger transfers (SubmitTx), so a refused or crashed call leaves nothing behind and a
 // retried call with the same key never moves money twice: transfer ids are derived from
-// (user, key), and the key's first result is stored.
+// (user, key), and the key's first result is stored. On SQLite, concurrent transfers
+// share one database transaction, each call in its own savepoint (group.go), so the
+// commit is paid once per group while each call still happens whole or not at all.
 //
 // It knows nothing of HTTP, sessions' cookies or templates; it asks identity whether a
 // user may send/receive/withdraw inside its own transaction and implements
@@ -184,6 +186,9 @@ type Service struct {
 	// known caches ledger accounts known to exist (accounts are never deleted), so the
 	// hot path does not re-create them in every transaction.
 	known sync.Map // uuid.UUID → struct{}
+
+	// group commits concurrent transfers together (SQLite only; see group.go).
+	group *groupCommit
 }
 
 // New returns the wallet over a migrated database, a started ledger and identity. rail
@@ -203,6 +208,9 @@ func New(d *db.DB, l *ledger.Ledger, id *identity.Service, rl rail.Rail, cfg Con
 		}
 	}
 	s := &Service{d: d, l: l, id: id, cfg: cfg, rl: rl}
+	if d.Engine == db.SQLite {
+		s.group = &groupCommit{d: d}
+	}
 	if rl != nil {
 		if len(cfg.SecretKey) != 32 {
 			return nil, errors.New("wallet: a rail needs Config.SecretKey (32 bytes) to seal card tokens")
@@ -341,6 +349,7 @@ func (s *Service) ensureWallets(ctx context.Context, tx *db.Tx, accts ...ledger.
 	if len(need) == 0 {
 		return nil
 	}
+	touchLedger(ctx)
 	res, err := s.l.CreateAccountsTx(ctx, tx, need)
 	if err != nil {
 		return fmt.Errorf("open wallet: %w", err)

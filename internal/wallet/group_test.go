@@ -1,0 +1,100 @@
+package wallet
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"okpay/internal/apperr"
+	"okpay/internal/db"
+)
+
+// Concurrent transfers share transactions on SQLite, and each keeps its own outcome: a
+// refusal before the ledger (unknown recipient, limit) rolls back only its savepoint, one
+// at the ledger (insufficient funds) runs again alone, and the money, the records and
+// the ledger's invariants come out as if every call had its own transaction.
+func TestGroupCommitOutcomes(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		const n = 8
+		users := make([]string, n)
+		emails := make([]string, n)
+		for i := range users {
+			u := e.user(fmt.Sprint("g", i))
+			users[i], emails[i] = u.ID, u.Email
+			e.fund(u.ID, "CNY", 100_00)
+		}
+		poor := e.user("poor")
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		codes := map[string]int{}
+		for i := 0; i < 200; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				in := TransferInput{SenderID: users[i%n], Key: fmt.Sprint("gc-", i), To: emails[(i+1)%n], Amount: "0.50", Asset: "CNY"}
+				switch i % 10 {
+				case 3:
+					in.To = "nobody@example.com" // refused before the ledger
+				case 7:
+					in.SenderID = poor.ID // refused by the ledger
+				}
+				_, err := e.w.Transfer(e.ctx, in)
+				code := "ok"
+				if err != nil {
+					e, ok := apperr.As(err)
+					if !ok {
+						t.Errorf("transfer %d: %v", i, err)
+						return
+					}
+					code = e.Code
+				}
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}(i)
+		}
+		wg.Wait()
+		if codes["ok"] != 160 || codes[CodeRecipientNotFound] != 20 || codes[CodeInsufficientFunds] != 20 {
+			t.Fatalf("outcomes %v", codes)
+		}
+		var total int64
+		for _, u := range users {
+			total += e.available(u, "CNY")
+		}
+		if total != n*100_00 || e.available(poor.ID, "CNY") != 0 {
+			t.Fatalf("money created or lost: %d", total)
+		}
+		var acts int
+		if err := e.d.R.QueryRow(`SELECT COUNT(*) FROM wallet_activity WHERE type IN ('transfer_in', 'transfer_out')`).Scan(&acts); err != nil || acts != 320 {
+			t.Fatalf("activity rows %d %v", acts, err)
+		}
+		if e.w.group != nil {
+			b, p := e.w.group.batches.Load(), e.w.group.poisoned.Load()
+			t.Logf("SQLite: 200 calls in %d transactions (%d rolled back whole)", b, p)
+			if b-p >= 200 {
+				t.Fatalf("no call shared a transaction: %d batches", b)
+			}
+		}
+		e.reconcile()
+	})
+}
+
+// A call whose context ended before its turn does not run; the others do.
+func TestGroupCommitCancelled(t *testing.T) {
+	e := newEnv(t, db.SQLite, nil)
+	a, b := e.user("a"), e.user("b")
+	e.fund(a.ID, "CNY", 10_00)
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	if _, err := e.w.Transfer(ctx, TransferInput{SenderID: a.ID, Key: "c1", To: b.Email, Amount: "1", Asset: "CNY"}); err == nil {
+		t.Fatal("cancelled call ran")
+	}
+	if _, err := e.w.Transfer(e.ctx, TransferInput{SenderID: a.ID, Key: "c2", To: b.Email, Amount: "1", Asset: "CNY"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.available(b.ID, "CNY"); got != 1_00 {
+		t.Fatalf("received %d", got)
+	}
+	e.reconcile()
+}
