@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,7 +21,8 @@ import (
 // PostgreSQL, multi-row INSERTs on SQLite), the same rows and index terms insertActivity
 // writes. OKPAY_BENCH_HISTORY_ROWS overrides the row count (default 1,000,000).
 //
-//	go test -run '^$' -bench 'History|Export' -benchtime 2000x ./internal/wallet/
+//	go test -run '^$' -bench History -benchtime 2000x ./internal/wallet/
+//	go test -run '^$' -bench Export -benchtime 1x -v ./internal/wallet/   (export_bench_test.go)
 
 func benchRows() int {
 	if v, err := strconv.Atoi(os.Getenv("OKPAY_BENCH_HISTORY_ROWS")); err == nil && v > 0 {
@@ -222,42 +221,6 @@ func BenchmarkHistory(b *testing.B) {
 	}
 }
 
-// BenchmarkExport streams every row of the 1M-row history and reports rows/s and how much
-// the process grew.
-func BenchmarkExport(b *testing.B) {
-	for _, eng := range []db.Engine{db.SQLite, db.Postgres} {
-		b.Run(string(eng), func(b *testing.B) {
-			be := seedBench(b, eng, benchRows())
-			ctx := context.Background()
-			runtime.GC()
-			rss0 := rssMB()
-			var peak float64
-			for b.Loop() {
-				t0 := time.Now()
-				n := 0
-				var sink int
-				err := be.w.ExportActivity(ctx, be.userID, Filter{}, func(r Row) error {
-					n++
-					for _, c := range r.Record() {
-						sink += len(c)
-					}
-					if n%100_000 == 0 {
-						peak = max(peak, rssMB())
-					}
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				el := time.Since(t0)
-				b.ReportMetric(float64(n)/el.Seconds(), "rows/s")
-				b.Logf("%s: exported %d rows in %s (%.0f rows/s), RSS %.1f → peak %.1f MB", eng, n, el.Round(time.Millisecond), float64(n)/el.Seconds(), rss0, peak)
-			}
-			b.ReportMetric(peak-rss0, "rss_growth_mb")
-		})
-	}
-}
-
 func pct(l []time.Duration, p int) float64 {
 	if len(l) == 0 {
 		return 0
@@ -269,21 +232,6 @@ func pct(l []time.Duration, p int) float64 {
 		i--
 	}
 	return float64(s[i].Microseconds()) / 1000
-}
-
-func rssMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // BenchmarkTransfer drives P2P transfers from many goroutines between 200 funded users
