@@ -13,8 +13,8 @@ import (
 	"okpay/internal/money"
 )
 
-// exportChunk rows are read per query.
-const exportChunk = 2000
+// Export: the whole filtered history as rows (ExportActivity) and as CSV (CSVWriter).
+// Figures and how they were measured: docs/PERFORMANCE.md, "Wallet export".
 
 // Row is one activity record for export: flat, without the timeline.
 type Row struct {
@@ -41,72 +41,115 @@ func (r *Row) Record() []string {
 	return []string{r.CreatedAt.Format(time.RFC3339), r.RefNo, r.Type, r.Status, r.Asset, r.Amount, r.Fee, r.Counterparty, r.Memo, r.FailureCode}
 }
 
-const exportCols = `a.created_at, a.id, a.ref_no, a.type, a.status, a.direction, a.asset, a.amount, a.fee, a.counterparty, a.memo, a.failure_code`
+// exportChunk rows are read per query: some milliseconds of reading each, so the
+// per-query cost disappears, while a chunk held in memory stays a few MB.
+const exportChunk = 5000
+
+// exportCols are the columns an export reads. The drivers pay per column (the SQLite
+// driver makes three calls into SQLite for each text column, each taking the connection's
+// mutex; database/sql converts each one), so the short codes, which never hold a space,
+// come as one column k = "ref_no type status asset failure_code" and are cut apart in Go.
+// created_at and id stay separate: the keyset cursor and the UNION ALL queries order by them.
+const exportCols = `a.created_at, a.id, a.direction, a.amount, a.fee,
+	a.ref_no || ' ' || a.type || ' ' || a.status || ' ' || a.asset || ' ' || a.failure_code AS k, a.counterparty, a.memo`
 
 // ExportActivity streams userID's history matching f to fn, newest first, at most
-// MaxExportRows rows. Memory stays flat: rows are read in chunks of a few thousand by
-// keyset, each chunk its own short read, and fn sees one row at a time (the Row is
-// reused: copy what you keep). An error from fn stops the export and is returned.
+// MaxExportRows rows. Memory stays flat: rows are read in keyset chunks of a few thousand,
+// each chunk one short read that ends before fn sees its rows (a slow reader of the
+// export holds no connection and no database snapshot), and fn sees one row at a time
+// (the Row is reused: copy what you keep). An error from fn stops the export and is
+// returned.
 //
 // Errors: those of ListActivity's filter, fn's error, the context's error.
 func (s *Service) ExportActivity(ctx context.Context, userID string, f Filter, fn func(Row) error) error {
+	return s.exportActivity(ctx, userID, f, exportChunk, fn)
+}
+
+func (s *Service) exportActivity(ctx context.Context, userID string, f Filter, chunk int, fn func(Row) error) error {
 	c, err := f.compile()
 	if err != nil {
 		return err
 	}
 	pos, _ := parseCursor("")
-	total := 0
-	var row Row
-	assets := map[string]money.Asset{}
-	for total < MaxExportRows {
+	rows := make([]Row, 0, chunk)
+	var r exportReader
+	for total := 0; total < MaxExportRows; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n := min(exportChunk, MaxExportRows-total)
+		n := min(chunk, MaxExportRows-total)
 		q, args := c.query(s.d.Engine, exportCols, userID, pos, n)
-		got := 0
-		err := func() error {
-			rows, err := s.d.R.QueryContext(ctx, q, args...)
-			if err != nil {
-				return fmt.Errorf("wallet: export: %w", err)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var at int64
-				var id string
-				if err := rows.Scan(&at, &id, &row.RefNo, &row.Type, &row.Status, &row.Direction, &row.Asset, &row.AmountMinor, &row.FeeMinor,
-					&row.Counterparty, &row.Memo, &row.FailureCode); err != nil {
-					return fmt.Errorf("wallet: export: %w", err)
-				}
-				row.CreatedAt = db.Micros(at)
-				a, ok := assets[row.Asset]
-				if !ok {
-					a = money.MustLookup(row.Asset)
-					assets[row.Asset] = a
-				}
-				signed := row.AmountMinor
-				if row.Direction < 0 {
-					signed = -signed
-				}
-				row.Amount = money.Amount(signed).Format(a)
-				row.Fee = money.Amount(row.FeeMinor).Format(a)
-				pos = cursor{at: at, id: id}
-				got++
-				if err := fn(row); err != nil {
-					return err
-				}
-			}
-			return rows.Err()
-		}()
+		clear(rows) // drop the last chunk's strings
+		rows, pos, err = r.read(ctx, s.d, q, args, rows[:0])
 		if err != nil {
-			return err
+			return fmt.Errorf("wallet: export: %w", err)
 		}
-		total += got
-		if got < n {
+		for i := range rows {
+			if err := fn(rows[i]); err != nil {
+				return err
+			}
+		}
+		total += len(rows)
+		if len(rows) < n {
 			break
 		}
 	}
 	return nil
+}
+
+// exportReader reads export chunks; it keeps the last asset looked up (a history is
+// mostly in one asset).
+type exportReader struct {
+	asset money.Asset
+}
+
+// read runs one chunk query and appends its rows to out; pos is the cursor after the last.
+func (r *exportReader) read(ctx context.Context, d *db.DB, q string, args []any, out []Row) (_ []Row, pos cursor, err error) {
+	rows, err := d.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return out, pos, err
+	}
+	defer rows.Close()
+	// Numbers are scanned into any: database/sql converts an int64 to *int64 by reflection
+	// and to *int through a decimal string; the drivers give int64 for every integer column.
+	var at, dir, amount, fee any
+	var id, k string
+	for rows.Next() {
+		out = append(out, Row{})
+		row := &out[len(out)-1]
+		if err := rows.Scan(&at, &id, &dir, &amount, &fee, &k, &row.Counterparty, &row.Memo); err != nil {
+			return out, pos, err
+		}
+		a, ok1 := at.(int64)
+		d, ok2 := dir.(int64)
+		m, ok3 := amount.(int64)
+		fe, ok4 := fee.(int64)
+		var ok5, ok6, ok7, ok8 bool
+		row.RefNo, k, ok5 = strings.Cut(k, " ")
+		row.Type, k, ok6 = strings.Cut(k, " ")
+		row.Status, k, ok7 = strings.Cut(k, " ")
+		row.Asset, row.FailureCode, ok8 = strings.Cut(k, " ")
+		if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) {
+			return out, pos, fmt.Errorf("row %s: unexpected column values %T %T %T %T %q", id, at, dir, amount, fee, k)
+		}
+		if r.asset.Code != row.Asset {
+			as, ok := money.Lookup(row.Asset)
+			if !ok {
+				return out, pos, fmt.Errorf("row %s: unknown asset %q", id, row.Asset)
+			}
+			r.asset = as
+		}
+		row.CreatedAt = db.Micros(a)
+		row.Direction, row.AmountMinor, row.FeeMinor = int(d), m, fe
+		signed := m
+		if d < 0 {
+			signed = -m
+		}
+		row.Amount = money.Amount(signed).Format(r.asset)
+		row.Fee = money.Amount(fe).Format(r.asset)
+		pos = cursor{at: a, id: id}
+	}
+	return out, pos, rows.Err()
 }
 
 // CSVWriter writes exported rows as CSV the way spreadsheets read them: UTF-8 with a
