@@ -30,6 +30,22 @@ func rowSums(t *testing.T, d *db.DB, a uuid.UUID) [4]int64 {
 	return s
 }
 
+// openDir opens and migrates the SQLite database in dir (a second call opens a second
+// handle on the same file, as another process would); the caller closes it.
+func openDir(t *testing.T, dir string) *db.DB {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, db.Config{DataDir: dir, Clock: db.SystemClock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Migrate(ctx); err != nil {
+		d.Close()
+		t.Fatal(err)
+	}
+	return d
+}
+
 func sumsOf(a ledger.Account) [4]int64 {
 	return [4]int64{a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted}
 }
@@ -95,18 +111,8 @@ func TestSQLiteRowsLagButReadsAreExact(t *testing.T) {
 func TestSQLiteTwoLedgersOneFile(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	open := func() *db.DB {
-		d, err := db.Open(ctx, db.Config{DataDir: dir, Clock: db.SystemClock{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		if _, err := d.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	d1, d2 := open(), open()
+	d1, d2 := openDir(t, dir), openDir(t, dir)
+	t.Cleanup(func() { d1.Close(); d2.Close() })
 	h1 := start(t, d1, ledger.Options{})
 	h2 := start(t, d2, ledger.Options{})
 	sys := h1.account("CNY", 0)
@@ -180,17 +186,7 @@ func TestSQLiteSubmitTxUndoneBySavepoint(t *testing.T) {
 func TestSQLiteHistoryFileRebuilt(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	open := func() *db.DB {
-		d, err := db.Open(ctx, db.Config{DataDir: dir, Clock: db.SystemClock{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	d := open()
+	d := openDir(t, dir)
 	h := start(t, d, ledger.Options{MergeEvery: 10})
 	sys := h.account("CNY", 0)
 	a := h.account("CNY", 0)
@@ -222,7 +218,7 @@ func TestSQLiteHistoryFileRebuilt(t *testing.T) {
 		}
 		d.Close()
 		change()
-		d = open()
+		d = openDir(t, dir)
 		t.Cleanup(func() { d.Close() })
 		return start(t, d, ledger.Options{MergeEvery: 10})
 	}
