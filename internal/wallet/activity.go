@@ -177,25 +177,50 @@ type newActivity struct {
 }
 
 func insertActivity(ctx context.Context, tx *db.Tx, n newActivity) (*Activity, error) {
-	now := tx.NowMicros()
-	tl := []Step{{Status: n.status, At: tx.Now, Code: n.failureCode, Note: n.note}}
-	tlj, _ := json.Marshal(tl)
-	a := &Activity{ID: n.id.String(), UserID: n.userID, RefNo: refNo(n.id, tx.Now), Type: n.typ, Status: n.status, Direction: n.direction,
-		Asset: n.asset, AmountMinor: n.amount, FeeMinor: n.fee, Category: n.category, CounterpartyID: n.counterpartyID,
-		Counterparty: n.cpty, Memo: n.memo, SourceKind: n.sourceKind, SourceID: n.sourceID, FailureCode: n.failureCode,
-		Confirmations: n.confirmations, ConfirmationsNeeded: n.confNeeded, Timeline: tl, CreatedAt: tx.Now, UpdatedAt: tx.Now}
-	_, err := tx.ExecCached(ctx, `INSERT INTO wallet_activity (`+activityCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)`,
-		a.ID, a.UserID, a.RefNo, a.Type, a.Status, a.Direction, a.Asset, a.AmountMinor, a.FeeMinor, a.Category, a.CounterpartyID,
-		a.Counterparty, a.Memo, a.SourceKind, a.SourceID, a.FailureCode, a.Confirmations, a.ConfirmationsNeeded, string(tlj), now)
+	as, err := insertActivities(ctx, tx, n)
 	if err != nil {
-		return nil, fmt.Errorf("record activity: %w", err)
-	}
-	if err := insertTerms(ctx, tx, a.UserID, a.ID, now, a.Counterparty+" "+a.Memo); err != nil {
 		return nil, err
 	}
-	a.fill()
-	return a, nil
+	return as[0], nil
+}
+
+// insertActivities records ns with one statement for the rows and one for their search
+// terms (a payment's two sides).
+func insertActivities(ctx context.Context, tx *db.Tx, ns ...newActivity) ([]*Activity, error) {
+	now := tx.NowMicros()
+	out := make([]*Activity, len(ns))
+	args := make([]any, 0, len(ns)*20)
+	var q strings.Builder
+	q.WriteString(`INSERT INTO wallet_activity (` + activityCols + `) VALUES `)
+	var ts []termRow
+	for i, n := range ns {
+		tl := []Step{{Status: n.status, At: tx.Now, Code: n.failureCode, Note: n.note}}
+		tlj, _ := json.Marshal(tl)
+		a := &Activity{ID: n.id.String(), UserID: n.userID, RefNo: refNo(n.id, tx.Now), Type: n.typ, Status: n.status, Direction: n.direction,
+			Asset: n.asset, AmountMinor: n.amount, FeeMinor: n.fee, Category: n.category, CounterpartyID: n.counterpartyID,
+			Counterparty: n.cpty, Memo: n.memo, SourceKind: n.sourceKind, SourceID: n.sourceID, FailureCode: n.failureCode,
+			Confirmations: n.confirmations, ConfirmationsNeeded: n.confNeeded, Timeline: tl, CreatedAt: tx.Now, UpdatedAt: tx.Now}
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		o := i * 20
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 0, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+			o+1, o+2, o+3, o+4, o+5, o+6, o+7, o+8, o+9, o+10, o+11, o+12, o+13, o+14, o+15, o+16, o+17, o+18, o+19, o+20, o+20)
+		args = append(args, a.ID, a.UserID, a.RefNo, a.Type, a.Status, a.Direction, a.Asset, a.AmountMinor, a.FeeMinor, a.Category, a.CounterpartyID,
+			a.Counterparty, a.Memo, a.SourceKind, a.SourceID, a.FailureCode, a.Confirmations, a.ConfirmationsNeeded, string(tlj), now)
+		for _, t := range terms(a.Counterparty + " " + a.Memo) {
+			ts = append(ts, termRow{a.UserID, t, a.ID})
+		}
+		a.fill()
+		out[i] = a
+	}
+	if _, err := tx.ExecCached(ctx, q.String(), args...); err != nil {
+		return nil, fmt.Errorf("record activity: %w", err)
+	}
+	if err := insertTerms(ctx, tx, now, ts); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // activityUpdate changes an activity's status (appending to the timeline) and optionally
@@ -321,8 +346,10 @@ func isCJK(r rune) bool {
 	return unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) || unicode.Is(unicode.Hangul, r)
 }
 
-func insertTerms(ctx context.Context, tx *db.Tx, userID, activityID string, at int64, text string) error {
-	ts := terms(text)
+// termRow is one search term of one activity record.
+type termRow struct{ userID, term, activityID string }
+
+func insertTerms(ctx context.Context, tx *db.Tx, at int64, ts []termRow) error {
 	if len(ts) == 0 {
 		return nil
 	}
@@ -334,7 +361,7 @@ func insertTerms(ctx context.Context, tx *db.Tx, userID, activityID string, at i
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", i*4+1, i*4+2, i*4+3, i*4+4)
-		args = append(args, userID, t, at, activityID)
+		args = append(args, t.userID, t.term, at, t.activityID)
 	}
 	b.WriteString(` ON CONFLICT DO NOTHING`)
 	if _, err := tx.ExecCached(ctx, b.String(), args...); err != nil {

@@ -72,11 +72,16 @@ func userLevel(ctx context.Context, tx *db.Tx, userID string) (int, error) {
 //
 // Errors: limit_exceeded (params remaining, period), not_found.
 func (s *Service) useLimit(ctx context.Context, tx *db.Tx, userID string, flow Flow, asset string, amountMinor int64) error {
-	v, err := s.toLimit(asset, amountMinor)
+	level, err := userLevel(ctx, tx, userID)
 	if err != nil {
 		return err
 	}
-	level, err := userLevel(ctx, tx, userID)
+	return s.useLimitAt(ctx, tx, userID, level, flow, asset, amountMinor)
+}
+
+// useLimitAt is useLimit for a user whose level was read in tx.
+func (s *Service) useLimitAt(ctx context.Context, tx *db.Tx, userID string, level int, flow Flow, asset string, amountMinor int64) error {
+	v, err := s.toLimit(asset, amountMinor)
 	if err != nil {
 		return err
 	}
@@ -91,12 +96,13 @@ func (s *Service) useLimit(ctx context.Context, tx *db.Tx, userID string, flow F
 		period, name, zh string
 		limit            int64
 	}{{day, "daily", "每日", daily}, {month, "monthly", "每月", monthly}} {
-		if _, err := tx.ExecCached(ctx, `INSERT INTO wallet_usage (user_id, flow, period, used) VALUES ($1, $2, $3, 0)
-			ON CONFLICT (user_id, flow, period) DO NOTHING`, userID, string(flow), p.period); err != nil {
-			return fmt.Errorf("count limit: %w", err)
-		}
-		r, err := tx.ExecCached(ctx, `UPDATE wallet_usage SET used = used + $1
-			WHERE user_id = $2 AND flow = $3 AND period = $4 AND used + $1 <= $5`, v, userID, string(flow), p.period, p.limit)
+		// One statement per period: create the counter with v, or add v to it, only
+		// while the result stays within the limit (the conflict update locks the row on
+		// PostgreSQL, so concurrent movements serialise on it). No row changed = over.
+		r, err := tx.ExecCached(ctx, `INSERT INTO wallet_usage (user_id, flow, period, used)
+			SELECT $1, $2, $3, CAST($4 AS BIGINT) WHERE CAST($4 AS BIGINT) <= CAST($5 AS BIGINT)
+			ON CONFLICT (user_id, flow, period) DO UPDATE SET used = wallet_usage.used + excluded.used
+			WHERE wallet_usage.used + excluded.used <= CAST($5 AS BIGINT)`, userID, string(flow), p.period, v, p.limit)
 		if err != nil {
 			return fmt.Errorf("count limit: %w", err)
 		}
@@ -106,8 +112,9 @@ func (s *Service) useLimit(ctx context.Context, tx *db.Tx, userID string, flow F
 			continue
 		}
 		var used int64
-		if err := tx.QueryRowCached(ctx, `SELECT used FROM wallet_usage WHERE user_id = $1 AND flow = $2 AND period = $3`,
-			userID, string(flow), p.period).Scan(&used); err != nil {
+		err = tx.QueryRowCached(ctx, `SELECT used FROM wallet_usage WHERE user_id = $1 AND flow = $2 AND period = $3`,
+			userID, string(flow), p.period).Scan(&used)
+		if err != nil && !db.IsNoRows(err) {
 			return fmt.Errorf("read limit: %w", err)
 		}
 		left := max(p.limit-used, 0)

@@ -113,9 +113,11 @@ func (s *Service) fillAvailable(ctx context.Context, err error) {
 	}
 }
 
-// person is a user as the wallet needs them: to address, mask and notify.
+// person is a user as the wallet needs them: to address, mask and notify, and the
+// identity level their limits follow (read with the rest, in the call's transaction).
 type person struct {
 	ID, Email, Phone, Lang, Role string
+	Level                        int
 }
 
 func (p *person) display() string {
@@ -127,7 +129,7 @@ func (p *person) display() string {
 
 func loadPerson(ctx context.Context, tx *db.Tx, userID string) (*person, error) {
 	var p person
-	err := tx.QueryRowCached(ctx, `SELECT id, email, phone, lang, role FROM users WHERE id = $1`, userID).Scan(&p.ID, &p.Email, &p.Phone, &p.Lang, &p.Role)
+	err := tx.QueryRowCached(ctx, `SELECT id, email, phone, lang, role, level FROM users WHERE id = $1`, userID).Scan(&p.ID, &p.Email, &p.Phone, &p.Lang, &p.Role, &p.Level)
 	if db.IsNoRows(err) {
 		return nil, apperr.New(apperr.CodeNotFound)
 	}
@@ -169,7 +171,7 @@ func findRecipient(ctx context.Context, tx *db.Tx, to string) (*person, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT id, email, phone, lang, role FROM users WHERE `
+	q := `SELECT id, email, phone, lang, role, level FROM users WHERE `
 	switch kind {
 	case "email":
 		q += `email = $1`
@@ -186,7 +188,7 @@ func findRecipient(ctx context.Context, tx *db.Tx, to string) (*person, error) {
 	var found []person
 	for rows.Next() {
 		var p person
-		if err := rows.Scan(&p.ID, &p.Email, &p.Phone, &p.Lang, &p.Role); err != nil {
+		if err := rows.Scan(&p.ID, &p.Email, &p.Phone, &p.Lang, &p.Role, &p.Level); err != nil {
 			return nil, fmt.Errorf("find recipient: %w", err)
 		}
 		found = append(found, p)

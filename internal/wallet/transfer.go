@@ -155,7 +155,7 @@ func (s *Service) pay(ctx context.Context, tx *db.Tx, m movement) (*Activity, []
 	if err := s.needStepUp(ctx, tx, m.sessionID, m.asset, m.amount); err != nil {
 		return nil, nil, err
 	}
-	if err := s.useLimit(ctx, tx, m.from.ID, FlowSend, m.asset, m.amount); err != nil {
+	if err := s.useLimitAt(ctx, tx, m.from.ID, m.from.Level, FlowSend, m.asset, m.amount); err != nil {
 		return nil, nil, err
 	}
 	fromAcct, toAcct := walletAcct(m.from.ID, m.asset), walletAcct(m.to.ID, m.asset)
@@ -177,17 +177,17 @@ func (s *Service) pay(ctx context.Context, tx *db.Tx, m movement) (*Activity, []
 	if inCat == "" {
 		inCat = m.category
 	}
-	out, err := insertActivity(ctx, tx, newActivity{id: derive(m.op.String(), "out"), userID: m.from.ID, typ: m.outType, status: StatusCompleted,
-		direction: -1, asset: m.asset, amount: m.amount, category: m.category, counterpartyID: m.to.ID, cpty: toName, memo: m.memo,
-		sourceKind: m.sourceKind, sourceID: m.sourceID})
+	acts, err := insertActivities(ctx, tx,
+		newActivity{id: derive(m.op.String(), "out"), userID: m.from.ID, typ: m.outType, status: StatusCompleted,
+			direction: -1, asset: m.asset, amount: m.amount, category: m.category, counterpartyID: m.to.ID, cpty: toName, memo: m.memo,
+			sourceKind: m.sourceKind, sourceID: m.sourceID},
+		newActivity{id: derive(m.op.String(), "in"), userID: m.to.ID, typ: m.inType, status: StatusCompleted,
+			direction: 1, asset: m.asset, amount: m.amount, category: inCat, counterpartyID: m.from.ID, cpty: fromName, memo: m.memo,
+			sourceKind: m.sourceKind, sourceID: m.sourceID})
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := insertActivity(ctx, tx, newActivity{id: derive(m.op.String(), "in"), userID: m.to.ID, typ: m.inType, status: StatusCompleted,
-		direction: 1, asset: m.asset, amount: m.amount, category: inCat, counterpartyID: m.from.ID, cpty: fromName, memo: m.memo,
-		sourceKind: m.sourceKind, sourceID: m.sourceID}); err != nil {
-		return nil, nil, err
-	}
+	out := acts[0]
 	if s.cfg.NotifyPaymentReceived && !m.skipNotify {
 		if err := s.mailPaymentReceived(ctx, tx, m.to, fromName, formatMinor(m.amount, m.asset), m.memo); err != nil {
 			return nil, nil, err

@@ -172,6 +172,18 @@ func TestLimitsAndStepUp(t *testing.T) {
 		if msg := ae.Fix("en"); msg == "" {
 			t.Fatal("no fix")
 		}
+		// Over the limit at the first movement of the day (no counter yet): the whole
+		// limit remains, nothing is counted.
+		c := e.user("carol")
+		e.fund(c.ID, "CNY", 2_000_00)
+		_, err = e.w.Transfer(e.ctx, TransferInput{SenderID: c.ID, Key: e.key(), To: b.Email, Amount: "1000.01", Asset: "CNY"})
+		wantCode(t, err, CodeLimitExceeded)
+		if ce, _ := apperr.As(err); ce.Params["remaining"] != "1000.00 CNY" {
+			t.Fatalf("params %v", ce.Params)
+		}
+		if daily, _, err := e.w.LimitsUsed(e.ctx, c.ID, "CNY"); err != nil || daily != 0 {
+			t.Fatalf("refused movement counted: %d %v", daily, err)
+		}
 		daily, monthly, err := e.w.LimitsUsed(e.ctx, a.ID, "CNY")
 		if err != nil || daily != 900_00 || monthly != 900_00 {
 			t.Fatalf("used %d %d %v", daily, monthly, err)
