@@ -39,17 +39,24 @@ func newStmtCache(pool *sql.DB) *stmtCache {
 // get returns the pool's prepared statement for query bound to tx, or nil when it is not
 // prepared yet (then it starts preparing it).
 func (c *stmtCache) get(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	st := c.pooled(query)
+	if st == nil {
+		return nil
+	}
+	return tx.StmtContext(ctx, st)
+}
+
+// pooled returns the pool's prepared statement for query, or nil when it is not prepared
+// yet (then it starts preparing it).
+func (c *stmtCache) pooled(query string) *sql.Stmt {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	st, ok := c.m[query]
 	if !ok && !c.closed && !c.busy[query] && len(c.m)+len(c.busy) < maxCachedStmts {
 		c.busy[query] = true
 		go c.prepare(query)
 	}
-	c.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	return tx.StmtContext(ctx, st)
+	return st
 }
 
 func (c *stmtCache) prepare(query string) {
@@ -107,4 +114,17 @@ func (t *Tx) QueryRowCached(ctx context.Context, query string, args ...any) *sql
 		}
 	}
 	return t.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// ReadRowCached runs one read statement on the reader pool outside any transaction (a
+// single statement sees one snapshot on both engines), through the reader's statement
+// cache on SQLite. Hot single-statement reads use it to skip BEGIN and COMMIT: two
+// round trips on PostgreSQL.
+func (d *DB) ReadRowCached(ctx context.Context, query string, args ...any) *sql.Row {
+	if d.rc != nil {
+		if st := d.rc.pooled(query); st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
+	return d.R.QueryRowContext(ctx, query, args...)
 }

@@ -68,6 +68,13 @@ func TestStmtCacheSQLite(t *testing.T) {
 	}); err != nil || total != 400 {
 		t.Fatalf("sum %d, err %v", total, err)
 	}
+	// A single statement outside a transaction, through the reader's cache.
+	for i := 0; i < 3; i++ {
+		var v int
+		if err := d.ReadRowCached(ctx, `SELECT v FROM kv WHERE k = $1`, "k1").Scan(&v); err != nil || v != 80 {
+			t.Fatalf("read row: %d %v", v, err)
+		}
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		d.wc.mu.Lock()

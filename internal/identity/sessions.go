@@ -55,13 +55,21 @@ type sessionRow struct {
 
 func scanSession(sc scanner) (*sessionRow, error) {
 	var r sessionRow
-	err := sc.Scan(&r.ID, &r.UserID, &r.DeviceID, &r.DeviceName, &r.IP, &r.Place, &r.createdAt, &r.lastSeen, &r.expires, &r.steppedUp, &r.revoked)
-	if err != nil {
+	if err := sc.Scan(r.dests()...); err != nil {
 		return nil, err
 	}
+	r.fill()
+	return &r, nil
+}
+
+// dests are the scan targets of sessionCols.
+func (r *sessionRow) dests() []any {
+	return []any{&r.ID, &r.UserID, &r.DeviceID, &r.DeviceName, &r.IP, &r.Place, &r.createdAt, &r.lastSeen, &r.expires, &r.steppedUp, &r.revoked}
+}
+
+func (r *sessionRow) fill() {
 	r.CreatedAt, r.LastSeenAt, r.ExpiresAt = db.Micros(r.createdAt), db.Micros(r.lastSeen), db.Micros(r.expires)
 	r.SteppedUpAt = timeOrZero(r.steppedUp)
-	return &r, nil
 }
 
 // active reports whether the session still works at now: not revoked, within the absolute
@@ -327,6 +335,19 @@ func (s *Service) startSession(ctx context.Context, tx *db.Tx, u *userRow, c Cli
 			"new_device": fmt.Sprint(out.NewDevice), "new_place": fmt.Sprint(out.NewPlace)}})
 }
 
+// sessionUserQuery reads a session by token hash with its user.
+var sessionUserQuery = `SELECT ` + prefixCols("s.", sessionCols) + `, ` + prefixCols("u.", userCols) + `
+	FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`
+
+// prefixCols qualifies a comma-separated column list with a table alias.
+func prefixCols(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Authenticate resolves a session token (the session cookie) to its session and user. It
 // writes only when last-seen is more than a minute old.
 //
@@ -335,27 +356,21 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Session, *Us
 	if token == "" {
 		return nil, nil, unauthenticated()
 	}
-	var sess *sessionRow
-	var user *userRow
-	var now int64
-	err := s.read(ctx, "authenticate", func(tx *db.Tx) error {
-		now = tx.NowMicros()
-		var err error
-		sess, err = scanSession(tx.QueryRowCached(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, tokenHash(token)))
-		if err != nil {
-			if db.IsNoRows(err) {
-				return unauthenticated()
-			}
-			return err
-		}
-		if !sess.active(now, s.cfg.SessionIdle) {
-			return unauthenticated()
-		}
-		user, err = loadUser(ctx, tx, sess.UserID, false)
-		return err
-	})
+	// One statement, outside a transaction (it sees one snapshot): the session and its
+	// user are read on every authenticated request.
+	now := s.db.Clock.Now().UnixMicro()
+	var sess sessionRow
+	var user userRow
+	err := s.db.ReadRowCached(ctx, sessionUserQuery, tokenHash(token)).Scan(append(sess.dests(), user.dests()...)...)
+	if db.IsNoRows(err) {
+		return nil, nil, unauthenticated()
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("authenticate: %w", err)
+	}
+	sess.fill()
+	if !sess.active(now, s.cfg.SessionIdle) {
+		return nil, nil, unauthenticated()
 	}
 	if now-sess.lastSeen >= touchEvery.Microseconds() {
 		err := s.inTx(ctx, "touch session", func(tx *db.Tx) error {

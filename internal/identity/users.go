@@ -61,12 +61,16 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanUser(sc scanner) (*userRow, error) {
 	var u userRow
-	err := sc.Scan(&u.ID, &u.Email, &u.EmailVerifiedAt, &u.Phone, &u.PhoneVerifiedAt, &u.PasswordHash, &u.PasswordChanged,
-		&u.Lang, &u.Role, &u.Level, &u.TOTPSecret, &u.TOTPPending, &u.TOTPEnabledAt, &u.TOTPLastStep, &u.LockedUntil, &u.CreatedAt)
-	if err != nil {
+	if err := sc.Scan(u.dests()...); err != nil {
 		return nil, err
 	}
 	return &u, nil
+}
+
+// dests are the scan targets of userCols.
+func (u *userRow) dests() []any {
+	return []any{&u.ID, &u.Email, &u.EmailVerifiedAt, &u.Phone, &u.PhoneVerifiedAt, &u.PasswordHash, &u.PasswordChanged,
+		&u.Lang, &u.Role, &u.Level, &u.TOTPSecret, &u.TOTPPending, &u.TOTPEnabledAt, &u.TOTPLastStep, &u.LockedUntil, &u.CreatedAt}
 }
 
 func (u *userRow) public() User {
