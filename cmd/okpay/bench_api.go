@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,11 @@ type benchAPIResult struct {
 	P50Ms           float64 `json:"p50_ms"`
 	P99Ms           float64 `json:"p99_ms"`
 	PeakRSSMB       float64 `json:"peak_rss_mb"`
-	Reconcile       string  `json:"reconcile"`
+	// CPUMsPerTransfer is the process's CPU time (user + system, server and the bench's
+	// own HTTP clients together) during the transfer phase per transfer: less sensitive
+	// than the rate to what else runs on the machine.
+	CPUMsPerTransfer float64 `json:"cpu_ms_per_transfer"`
+	Reconcile        string  `json:"reconcile"`
 	// Refused counts answers other than 201 by error code (none expected).
 	Refused     string  `json:"refused,omitempty"`
 	SetupSecond float64 `json:"setup_seconds"`
@@ -172,6 +177,7 @@ func runBenchAPI(ctx context.Context, args []string) error {
 	var refused sync.Map // code → *atomic.Int64
 	lat := make([][]float32, *conns)
 	deadline := time.Now().Add(*duration)
+	cpu0 := processCPU()
 	start := time.Now()
 	for c := 0; c < *conns; c++ {
 		wg.Add(1)
@@ -212,6 +218,7 @@ func runBenchAPI(ctx context.Context, args []string) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -243,7 +250,7 @@ func runBenchAPI(ctx context.Context, args []string) error {
 	sort.Strings(reasons)
 	out := benchAPIResult{Bench: "api", Engine: engine, Users: *users, Connections: *conns, Seconds: round3(elapsed.Seconds()),
 		Transfers: done.Load(), TransfersPerSec: math.Round(float64(done.Load()) / elapsed.Seconds()), P50Ms: round3(p50), P99Ms: round3(p99),
-		PeakRSSMB: peak, Reconcile: recon, Refused: strings.Join(reasons, ","), SetupSecond: round3(setup.Seconds())}
+		PeakRSSMB: peak, CPUMsPerTransfer: round3(cpu.Seconds() * 1000 / float64(max(done.Load(), 1))), Reconcile: recon, Refused: strings.Join(reasons, ","), SetupSecond: round3(setup.Seconds())}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
 	if recon != "ok" {
@@ -288,4 +295,25 @@ func reconcileAfter(ctx context.Context, cfg server.Config) (*ledger.Report, err
 	}
 	defer d.Close()
 	return ledger.Reconcile(ctx, d)
+}
+
+// processCPU is the CPU time (user + system) this process has used so far, from
+// /proc/self/stat (0 where there is none). Linux counts it in ticks of 10 ms.
+func processCPU() time.Duration {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields after it are plain.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
