@@ -155,17 +155,10 @@ func (s *Service) pay(ctx context.Context, tx *db.Tx, m movement) (*Activity, []
 	if err := s.needStepUp(ctx, tx, m.sessionID, m.asset, m.amount); err != nil {
 		return nil, nil, err
 	}
-	if err := s.useLimitAt(ctx, tx, m.from.ID, m.from.Level, FlowSend, m.asset, m.amount); err != nil {
-		return nil, nil, err
-	}
-	fromAcct, toAcct := walletAcct(m.from.ID, m.asset), walletAcct(m.to.ID, m.asset)
-	if err := s.ensureWallets(ctx, tx, fromAcct, toAcct); err != nil {
-		return nil, nil, err
-	}
-	if err := s.submit(ctx, tx, ledger.Transfer{ID: derive(m.op.String(), "transfer"), DebitAccountID: fromAcct.ID,
-		CreditAccountID: toAcct.ID, Amount: m.amount, Asset: m.asset, Code: m.code, Ref: m.sourceKind + ":" + m.sourceID}); err != nil {
-		return nil, nil, err
-	}
+	// The records and the mail are written before the limit counter and the ledger, which
+	// lock rows (the sender's counters, both accounts) on PostgreSQL until commit: taken
+	// last, they are held for a few statements instead of most of the transaction. A
+	// refusal still rolls everything back, and the checks keep their order.
 	toName, fromName := m.toName, m.fromName
 	if toName == "" {
 		toName = m.to.display()
@@ -192,6 +185,17 @@ func (s *Service) pay(ctx context.Context, tx *db.Tx, m movement) (*Activity, []
 		if err := s.mailPaymentReceived(ctx, tx, m.to, fromName, formatMinor(m.amount, m.asset), m.memo); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := s.useLimitAt(ctx, tx, m.from.ID, m.from.Level, FlowSend, m.asset, m.amount); err != nil {
+		return nil, nil, err
+	}
+	fromAcct, toAcct := walletAcct(m.from.ID, m.asset), walletAcct(m.to.ID, m.asset)
+	if err := s.ensureWallets(ctx, tx, fromAcct, toAcct); err != nil {
+		return nil, nil, err
+	}
+	if err := s.submit(ctx, tx, ledger.Transfer{ID: derive(m.op.String(), "transfer"), DebitAccountID: fromAcct.ID,
+		CreditAccountID: toAcct.ID, Amount: m.amount, Asset: m.asset, Code: m.code, Ref: m.sourceKind + ":" + m.sourceID}); err != nil {
+		return nil, nil, err
 	}
 	return out, []uuid.UUID{fromAcct.ID, toAcct.ID}, nil
 }
