@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bufio"
-	"encoding/csv"
 	"errors"
 	"net/http"
 	"net/url"
@@ -212,9 +210,7 @@ func ExportCSV(w http.ResponseWriter, r *http.Request, svc *wallet.Service, user
 	// A million rows take seconds to send to a slow client; the server's write timeout is
 	// for ordinary pages.
 	_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Minute))
-	bw := bufio.NewWriterSize(w, 64<<10)
-	cw := csv.NewWriter(bw)
-	cw.UseCRLF = true // RFC 4180
+	cw := wallet.NewCSVWriter(w) // BOM, RFC 4180, cells neutralised as NeutralizeCell does
 	started := false
 	start := func() error {
 		started = true
@@ -224,30 +220,21 @@ func ExportCSV(w http.ResponseWriter, r *http.Request, svc *wallet.Service, user
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(http.StatusOK)
-		bw.WriteString("\ufeff") // BOM: spreadsheets then read the file as UTF-8 (Chinese memos)
-		return cw.Write(wallet.ExportHeader)
+		return cw.WriteHeader()
 	}
 	n := 0
-	rec := make([]string, len(wallet.ExportHeader))
 	err := svc.ExportActivity(r.Context(), userID, f, func(row wallet.Row) error {
 		if !started {
 			if err := start(); err != nil {
 				return err
 			}
 		}
-		for i, c := range row.Record() {
-			rec[i] = NeutralizeCell(c)
-		}
-		if err := cw.Write(rec); err != nil {
+		if err := cw.Write(&row); err != nil {
 			return err
 		}
 		n++
 		if n%csvFlushRows == 0 {
-			cw.Flush()
-			if err := cw.Error(); err != nil {
-				return err
-			}
-			if err := bw.Flush(); err != nil {
+			if err := cw.Flush(); err != nil {
 				return err
 			}
 			return rc.Flush()
@@ -267,8 +254,9 @@ func ExportCSV(w http.ResponseWriter, r *http.Request, svc *wallet.Service, user
 			panic(http.ErrAbortHandler)
 		}
 	}
-	cw.Flush()
-	_ = bw.Flush()
+	if err := cw.Flush(); err != nil {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // QuoteFee says what withdrawing amount of asset costs.
