@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -178,24 +177,6 @@ func merge(a, b map[string]string) map[string]string {
 // server holds at most a buffer's worth.
 const csvFlushRows = 2000
 
-// plainNumber is a decimal a spreadsheet reads as a number, never as a formula: the
-// signed amounts ("-12.30") stay numbers.
-var plainNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
-
-// NeutralizeCell stops a spreadsheet from running a cell as a formula (CSV injection):
-// a cell starting with = + - @ (or a tab or carriage return, which some spreadsheets
-// skip before looking) gets a leading apostrophe, unless it is a plain number.
-func NeutralizeCell(s string) string {
-	if s == "" || plainNumber.MatchString(s) {
-		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
-	}
-	return s
-}
-
 // ExportCSV streams userID's history matching f as CSV. The filter is checked before the
 // first byte, so a bad filter is a JSON error; a failure after rows went out aborts the
 // response, so the client sees a broken download rather than a file that looks complete.
@@ -210,7 +191,7 @@ func ExportCSV(w http.ResponseWriter, r *http.Request, svc *wallet.Service, user
 	// A million rows take seconds to send to a slow client; the server's write timeout is
 	// for ordinary pages.
 	_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Minute))
-	cw := wallet.NewCSVWriter(w) // BOM, RFC 4180, cells neutralised as NeutralizeCell does
+	cw := wallet.NewCSVWriter(w) // BOM, RFC 4180, formula cells neutralised
 	started := false
 	start := func() error {
 		started = true

@@ -13,8 +13,7 @@ import (
 	"okpay/internal/db"
 )
 
-// refNeutralize is the rule the CSV export has always applied (internal/api's
-// NeutralizeCell): a cell starting with = + - @ (or a tab or carriage return) gets a
+// refNeutralize is the rule the CSV export has always applied: a cell starting with = + - @ (or a tab or carriage return) gets a
 // leading apostrophe unless it is a plain number.
 var refPlainNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 
@@ -27,6 +26,18 @@ func refNeutralize(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// The rule itself, pinned by example (CSV injection: a spreadsheet must not run a cell).
+func TestNeutralizeRule(t *testing.T) {
+	for in, want := range map[string]string{
+		"=SUM(A1)": "'=SUM(A1)", "+1": "'+1", "-12.30": "-12.30", "-x": "'-x", "@cmd": "'@cmd", "\t=1": "'\t=1",
+		"三月房租": "三月房租", "": "", "12": "12", "+86 138": "'+86 138",
+	} {
+		if got := refNeutralize(in); got != want {
+			t.Errorf("%q → %q, want %q", in, got, want)
+		}
+	}
 }
 
 // refCSV is the reference encoding: encoding/csv with CRLF of the neutralised record.
