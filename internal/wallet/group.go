@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -26,9 +27,11 @@ import (
 // The ledger is the one thing a savepoint must not undo: SubmitTx and CreateAccountsTx
 // keep in-memory state for their transaction that a ROLLBACK TO would not rewind. So a
 // call that fails after it reached the ledger ("touched") rolls back the whole batch;
-// it is answered errAlone and runs again in a transaction of its own, and the batch is
-// run again without it. Several SubmitTx calls in one transaction are fine on SQLite (one
-// writer, no lock order to keep); PostgreSQL keeps one transaction per call.
+// it is answered errAlone and runs again in a transaction of its own, and the others run
+// again without it (see commit). Several SubmitTx calls in one transaction are fine on
+// SQLite (one writer, no lock order to keep); PostgreSQL keeps one transaction per call.
+// Running a call again is safe because every call is idempotent by its key: one that did
+// commit answers its first result.
 
 // maxGroup bounds the calls in one transaction.
 const maxGroup = 128
@@ -46,7 +49,8 @@ type groupJob struct {
 }
 
 type groupCommit struct {
-	d *db.DB
+	d   *db.DB
+	log *slog.Logger
 
 	mu      sync.Mutex
 	queue   []*groupJob
@@ -111,6 +115,15 @@ func (g *groupCommit) do(ctx context.Context, fn func(ctx context.Context, tx *d
 // commit runs batch in as few transactions as it can and answers every job.
 func (g *groupCommit) commit(batch []*groupJob) {
 	defer func() {
+		// A panic outside the calls (a hook after COMMIT, say) must neither leave callers
+		// waiting nor stop the leader's hand-over: each call runs again alone and meets it
+		// there, on its own goroutine.
+		if p := recover(); p != nil {
+			g.log.Error("wallet: group commit panicked; its calls run again alone", "panic", fmt.Sprint(p))
+			for _, j := range batch {
+				j.err = errAlone
+			}
+		}
 		for _, j := range batch {
 			close(j.done)
 		}

@@ -2,7 +2,9 @@ package wallet
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 
@@ -97,4 +99,25 @@ func TestGroupCommitCancelled(t *testing.T) {
 		t.Fatalf("received %d", got)
 	}
 	e.reconcile()
+}
+
+// A panic in a call, or after COMMIT in a hook, answers the calls errAlone (each then
+// runs alone and meets the panic on its own goroutine) and leaves the group working.
+func TestGroupCommitPanics(t *testing.T) {
+	e := newEnv(t, db.SQLite, nil)
+	g := &groupCommit{d: e.d, log: slog.Default()}
+	if err := g.do(e.ctx, func(ctx context.Context, tx *db.Tx) error { panic("in the call") }); !errors.Is(err, errAlone) {
+		t.Fatalf("panic in a call: %v", err)
+	}
+	err := g.do(e.ctx, func(ctx context.Context, tx *db.Tx) error {
+		tx.OnEnd(func(bool) { panic("after commit") })
+		return nil
+	})
+	if !errors.Is(err, errAlone) {
+		t.Fatalf("panic after commit: %v", err)
+	}
+	ran := false
+	if err := g.do(e.ctx, func(ctx context.Context, tx *db.Tx) error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("group stuck after panics: %v %v", err, ran)
+	}
 }

@@ -209,7 +209,7 @@ func New(d *db.DB, l *ledger.Ledger, id *identity.Service, rl rail.Rail, cfg Con
 	}
 	s := &Service{d: d, l: l, id: id, cfg: cfg, rl: rl}
 	if d.Engine == db.SQLite {
-		s.group = &groupCommit{d: d}
+		s.group = &groupCommit{d: d, log: cfg.Logger}
 	}
 	if rl != nil {
 		if len(cfg.SecretKey) != 32 {
