@@ -205,7 +205,7 @@ func (h *histDB) check(ctx context.Context, d *db.DB) error {
 		}
 	}
 	var top int64
-	if err := d.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
+	if err := d.R.QueryRowContext(ctx, sqlLastSeq).Scan(&top); err != nil {
 		return fmt.Errorf("history: read last seq: %w", err)
 	}
 	var merged int64
@@ -338,7 +338,7 @@ func (l *Ledger) merge(ctx context.Context, job *mergeJob) error {
 	}
 	top := job.top
 	if top < 0 {
-		if err := l.d.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
+		if err := l.d.R.QueryRowContext(ctx, sqlLastSeq).Scan(&top); err != nil {
 			return fmt.Errorf("read last seq: %w", err)
 		}
 	}

@@ -427,8 +427,8 @@ func (l *Ledger) flushAll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var top int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
+		top, err := l.st.queryInt(ctx, tx, sqlLastSeq)
+		if err != nil {
 			return fmt.Errorf("read last seq: %w", err)
 		}
 		return l.flush(ctx, tx, ts, nil, 0, true, top)

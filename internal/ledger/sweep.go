@@ -123,8 +123,8 @@ func (l *Ledger) runSweep(c *call) {
 		// Expiries have no transfer row to replay, so their accounts' rows are written
 		// now (see sums.go).
 		ts.noteChanges(b)
-		var top int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`).Scan(&top); err != nil {
+		top, err := l.st.queryInt(ctx, tx, sqlLastSeq)
+		if err != nil {
 			return fmt.Errorf("read last seq: %w", err)
 		}
 		return l.flush(ctx, tx, ts, accts, 0, false, top)
