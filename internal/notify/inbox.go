@@ -104,18 +104,39 @@ type InboxMessage struct {
 // link) for a malformed message — a programming error of the caller; any other error is
 // internal (database).
 func Notify(ctx context.Context, tx *db.Tx, userID string, kind InboxKind, m InboxMessage) (string, error) {
+	r, err := PrepareNotify(userID, kind, m, tx.NowMicros())
+	if err != nil {
+		return "", err
+	}
+	return r.ID, InsertInbox(ctx, tx, []InboxRow{r})
+}
+
+// InboxRow is one notification validated for the inbox, with its id: written by
+// InsertInbox, several to a statement (see OutboxRow).
+type InboxRow struct {
+	ID                        string
+	userID, kind, key, params string
+	title, body               apperr.Text
+	link                      string
+	atMicros                  int64
+}
+
+// PrepareNotify validates a notification for userID created at atMicros.
+//
+// Errors: as Notify's validation errors.
+func PrepareNotify(userID string, kind InboxKind, m InboxMessage, atMicros int64) (InboxRow, error) {
 	if userID == "" || len(userID) > maxUserIDBytes {
-		return "", required("user_id")
+		return InboxRow{}, required("user_id")
 	}
 	if !inboxKinds[kind] {
-		return "", invalid("kind", fmt.Errorf("unknown inbox kind %q", kind))
+		return InboxRow{}, invalid("kind", fmt.Errorf("unknown inbox kind %q", kind))
 	}
 	if m.Key != "" {
 		if _, ok := lookupInboxText(m.Key); !ok {
-			return "", invalid("key", fmt.Errorf("inbox text %q not registered", m.Key))
+			return InboxRow{}, invalid("key", fmt.Errorf("inbox text %q not registered", m.Key))
 		}
 		if !m.Title.IsZero() || !m.Body.IsZero() {
-			return "", invalid("key", fmt.Errorf("give a key or finished text, not both"))
+			return InboxRow{}, invalid("key", fmt.Errorf("give a key or finished text, not both"))
 		}
 	} else {
 		for _, f := range []struct {
@@ -124,45 +145,74 @@ func Notify(ctx context.Context, tx *db.Tx, userID string, kind InboxKind, m Inb
 			max  int
 		}{{"title", m.Title, MaxInboxTitleRunes}, {"body", m.Body, MaxInboxBodyRunes}} {
 			if strings.TrimSpace(f.t.En) == "" || strings.TrimSpace(f.t.Zh) == "" {
-				return "", required(f.name)
+				return InboxRow{}, required(f.name)
 			}
 			for _, s := range []string{f.t.En, f.t.Zh} {
 				if !utf8.ValidString(s) || utf8.RuneCountInString(s) > f.max || strings.ContainsRune(s, 0) {
-					return "", invalid(f.name, fmt.Errorf("%s must be UTF-8 of at most %d characters", f.name, f.max))
+					return InboxRow{}, invalid(f.name, fmt.Errorf("%s must be UTF-8 of at most %d characters", f.name, f.max))
 				}
 			}
 		}
 	}
 	if len(m.Params) > MaxInboxParams {
-		return "", invalid("params", fmt.Errorf("at most %d params", MaxInboxParams))
+		return InboxRow{}, invalid("params", fmt.Errorf("at most %d params", MaxInboxParams))
 	}
 	for k, v := range m.Params {
 		if len(k)+len(v) > MaxInboxParamBytes || !utf8.ValidString(v) {
-			return "", invalid("params", fmt.Errorf("param %q too long", k))
+			return InboxRow{}, invalid("params", fmt.Errorf("param %q too long", k))
 		}
 	}
 	if m.Link != "" && !localPath(m.Link) {
-		return "", invalid("link", fmt.Errorf("link must be a path on this site"))
+		return InboxRow{}, invalid("link", fmt.Errorf("link must be a path on this site"))
 	}
 	params := "{}"
 	if len(m.Params) > 0 {
 		b, err := json.Marshal(m.Params)
 		if err != nil {
-			return "", fmt.Errorf("notify %s: %w", kind, err)
+			return InboxRow{}, fmt.Errorf("notify %s: %w", kind, err)
 		}
 		params = string(b)
 	}
 	u, err := uuid.NewV7()
 	if err != nil {
-		return "", fmt.Errorf("notify %s: new id: %w", kind, err)
+		return InboxRow{}, fmt.Errorf("notify %s: new id: %w", kind, err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO inbox (id, user_id, kind, text_key, params, title_en, title_zh, body_en, body_zh, link, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		u.String(), userID, string(kind), m.Key, params, m.Title.En, m.Title.Zh, m.Body.En, m.Body.Zh, m.Link, tx.NowMicros())
-	if err != nil {
-		return "", fmt.Errorf("notify %s: %w", kind, err)
+	return InboxRow{ID: u.String(), userID: userID, kind: string(kind), key: m.Key, params: params, title: m.Title, body: m.Body,
+		link: m.Link, atMicros: atMicros}, nil
+}
+
+// inboxChunk bounds the rows of one INSERT (11 parameters each).
+const inboxChunk = 200
+
+// InsertInbox writes prepared notifications inside tx. Errors: internal (database) only.
+func InsertInbox(ctx context.Context, tx *db.Tx, rows []InboxRow) error {
+	for len(rows) > 0 {
+		n := min(len(rows), inboxChunk)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO inbox (id, user_id, kind, text_key, params, title_en, title_zh, body_en, body_zh, link, created_at)
+		VALUES `)
+		args := make([]any, 0, n*11)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			o := i * 11
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+				o+1, o+2, o+3, o+4, o+5, o+6, o+7, o+8, o+9, o+10, o+11)
+			args = append(args, r.ID, r.userID, r.kind, r.key, r.params, r.title.En, r.title.Zh, r.body.En, r.body.Zh, r.link, r.atMicros)
+		}
+		var err error
+		if n == 1 {
+			_, err = tx.ExecCached(ctx, q.String(), args...)
+		} else {
+			_, err = tx.ExecContext(ctx, q.String(), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("notify %s: %w", rows[0].kind, err)
+		}
+		rows = rows[n:]
 	}
-	return u.String(), nil
+	return nil
 }
 
 // localPath accepts "/x…" but not "//host" or "/\host", which browsers read as other sites.
@@ -272,6 +322,9 @@ func unreadStored(ctx context.Context, tx *db.Tx, userID string) (int, error) {
 // Unread returns how many notifications and live announcements userID has not read
 // (capped at 1000). Errors: internal only.
 func (in *Inbox) Unread(ctx context.Context, userID string) (int, error) {
+	if err := settle(ctx, in.db); err != nil {
+		return 0, err
+	}
 	ann, err := in.liveAnnouncements(ctx)
 	if err != nil {
 		return 0, err
@@ -317,6 +370,9 @@ func (in *Inbox) List(ctx context.Context, userID, lang, cursor string, limit in
 			return nil, invalid("cursor", fmt.Errorf("bad cursor"))
 		}
 		curAt, curID = n, id
+	}
+	if err := settle(ctx, in.db); err != nil {
+		return nil, err
 	}
 	var ann []Announcement
 	if cursor == "" {
@@ -429,6 +485,9 @@ func (in *Inbox) MarkRead(ctx context.Context, userID, id string) error {
 	if _, err := uuid.Parse(id); err != nil {
 		return apperr.New(apperr.CodeNotFound)
 	}
+	if err := settle(ctx, in.db); err != nil {
+		return err
+	}
 	return in.db.InTx(ctx, func(tx *db.Tx) error {
 		var readAt int64
 		err := tx.QueryRowContext(ctx, `SELECT read_at FROM inbox WHERE id = $1 AND user_id = $2`, id, userID).Scan(&readAt)
@@ -460,6 +519,9 @@ func markNoticeRead(ctx context.Context, tx *db.Tx, userID, noticeID string) err
 // MarkAllRead marks every notification and live announcement of userID as read and returns
 // how many notifications changed. Errors: internal only.
 func (in *Inbox) MarkAllRead(ctx context.Context, userID string) (int, error) {
+	if err := settle(ctx, in.db); err != nil {
+		return 0, err
+	}
 	ann, err := in.liveAnnouncements(ctx)
 	if err != nil {
 		return 0, err

@@ -75,6 +75,9 @@ func ListMail(ctx context.Context, d *db.DB, to string, limit int) ([]Mail, erro
 		q += ` ORDER BY created_at DESC, id DESC LIMIT $2`
 		args = append(args, limit)
 	}
+	if err := settle(ctx, d); err != nil {
+		return nil, err
+	}
 	var out []Mail
 	err := d.Read(ctx, func(tx *db.Tx) error {
 		rows, err := tx.QueryContext(ctx, q, args...)

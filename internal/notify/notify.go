@@ -90,17 +90,87 @@ var (
 // Errors: apperr validation_failed with field errors (to, subject, text, html, lang, kind,
 // user_id) when e is not a valid message; any other error is internal (database).
 func EnqueueEmail(ctx context.Context, tx *db.Tx, e Email) (id string, err error) {
+	r, err := PrepareEmail(e, tx.NowMicros())
+	if err != nil {
+		return "", err
+	}
+	return r.ID, InsertOutbox(ctx, tx, []OutboxRow{r})
+}
+
+// OutboxRow is one message validated and rendered for the outbox, with its id: written by
+// InsertOutbox, several to a statement. A caller that records its work in a log of its
+// own and writes the derived rows later in batches (the wallet's payment feed) prepares
+// rows when it expands the log.
+type OutboxRow struct {
+	ID                                                   string
+	channel, kind, to, userID, lang, subject, text, html string
+	atMicros                                             int64
+}
+
+// PrepareEmail validates e and renders it as an outbox row created (and due) at atMicros.
+//
+// Errors: as EnqueueEmail's validation errors.
+func PrepareEmail(e Email, atMicros int64) (OutboxRow, error) {
 	e.To = strings.TrimSpace(e.To)
 	if err := validateEmail(&e); err != nil {
-		return "", err
+		return OutboxRow{}, err
 	}
 	if e.HTML == "" {
 		e.HTML = textToHTML(e.Text, e.Lang)
 		if len(e.HTML) > MaxHTMLBytes {
-			return "", invalid("text", fmt.Errorf("text too long once rendered as HTML (%d bytes)", len(e.HTML)))
+			return OutboxRow{}, invalid("text", fmt.Errorf("text too long once rendered as HTML (%d bytes)", len(e.HTML)))
 		}
 	}
-	return insert(ctx, tx, ChannelEmail, e.Kind, e.To, e.UserID, e.Lang, e.Subject, e.Text, e.HTML)
+	return newRow(ChannelEmail, e.Kind, e.To, e.UserID, e.Lang, e.Subject, e.Text, e.HTML, atMicros)
+}
+
+func newRow(channel, kind, to, userID, lang, subject, text, html string, atMicros int64) (OutboxRow, error) {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return OutboxRow{}, fmt.Errorf("enqueue %s: new id: %w", channel, err)
+	}
+	return OutboxRow{ID: u.String(), channel: channel, kind: kind, to: to, userID: userID, lang: lang, subject: subject,
+		text: text, html: html, atMicros: atMicros}, nil
+}
+
+// outboxChunk bounds the rows of one INSERT (12 parameters each, well under both engines'
+// parameter limits).
+const outboxChunk = 200
+
+// InsertOutbox writes prepared rows to the outbox inside tx, pending and due at their
+// creation time. Errors: internal (database) only.
+func InsertOutbox(ctx context.Context, tx *db.Tx, rows []OutboxRow) error {
+	for len(rows) > 0 {
+		n := min(len(rows), outboxChunk)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO outbox (id, channel, kind, recipient, user_id, lang, subject, body_text, body_html,
+		status, attempts, next_attempt_at, last_error, created_at) VALUES `)
+		args := make([]any, 0, n*11)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			o := i * 11
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 0, $%d, '', $%d)",
+				o+1, o+2, o+3, o+4, o+5, o+6, o+7, o+8, o+9, o+10, o+11, o+11)
+			var uid any
+			if r.userID != "" {
+				uid = r.userID
+			}
+			args = append(args, r.ID, r.channel, r.kind, r.to, uid, r.lang, r.subject, r.text, r.html, StatusPending, r.atMicros)
+		}
+		var err error
+		if n == 1 {
+			_, err = tx.ExecCached(ctx, q.String(), args...)
+		} else {
+			_, err = tx.ExecContext(ctx, q.String(), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("enqueue %s %s: %w", rows[0].channel, rows[0].kind, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 // EnqueueSMS validates s and writes it to the outbox inside tx.
@@ -120,28 +190,11 @@ func EnqueueSMS(ctx context.Context, tx *db.Tx, s SMS) (id string, err error) {
 	if err := validateCommon(s.Kind, s.UserID); err != nil {
 		return "", err
 	}
-	return insert(ctx, tx, ChannelSMS, s.Kind, s.To, s.UserID, "", "", s.Text, "")
-}
-
-func insert(ctx context.Context, tx *db.Tx, channel, kind, to, userID, lang, subject, text, html string) (string, error) {
-	u, err := uuid.NewV7()
+	r, err := newRow(ChannelSMS, s.Kind, s.To, s.UserID, "", "", s.Text, "", tx.NowMicros())
 	if err != nil {
-		return "", fmt.Errorf("enqueue %s: new id: %w", channel, err)
+		return "", err
 	}
-	id := u.String()
-	var uid any
-	if userID != "" {
-		uid = userID
-	}
-	now := tx.NowMicros()
-	_, err = tx.ExecContext(ctx, `INSERT INTO outbox (id, channel, kind, recipient, user_id, lang, subject, body_text, body_html,
-		status, attempts, next_attempt_at, last_error, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, '', $11)`,
-		id, channel, kind, to, uid, lang, subject, text, html, StatusPending, now)
-	if err != nil {
-		return "", fmt.Errorf("enqueue %s %s: %w", channel, kind, err)
-	}
-	return id, nil
+	return r.ID, InsertOutbox(ctx, tx, []OutboxRow{r})
 }
 
 func validateEmail(e *Email) error {

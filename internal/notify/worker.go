@@ -172,12 +172,17 @@ type claimed struct {
 }
 
 func (w *Worker) runOnce(ctx context.Context) (nClaimed, sent int, err error) {
+	var errs []error
+	// Messages owed by a deferred writer are written first, so they are sent now rather
+	// than at the next poll. Its failure does not stop what is already due.
+	if err := settle(ctx, w.d); err != nil {
+		errs = append(errs, err)
+	}
 	token := uuid.NewString()
 	msgs, err := w.claim(ctx, token)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, errors.Join(append(errs, err)...)
 	}
-	var errs []error
 	for i, m := range msgs {
 		if ctx.Err() != nil {
 			// Stopping: hand back what was not tried so another node need not wait out
