@@ -51,12 +51,15 @@ type batch struct {
 	chain    bool // recording undo entries
 }
 
-func newBatch(now int64) *batch {
+// newBatch sizes the maps for n transfers: grown from empty, their rehashing was ~5 % of
+// the SQLite committer's CPU.
+func newBatch(now int64, n int) *batch {
 	return &batch{
 		now:      now,
-		accounts: map[uuid.UUID]*acct{},
+		accounts: make(map[uuid.UUID]*acct, 2*n),
 		pendings: map[uuid.UUID]*pend{},
-		existing: map[uuid.UUID]*Transfer{},
+		existing: make(map[uuid.UUID]*Transfer, n),
+		inserts:  make([]*Transfer, 0, n),
 	}
 }
 

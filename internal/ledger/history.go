@@ -62,7 +62,9 @@ type tail struct {
 }
 
 func (t *tail) reset() {
-	t.byAccount = map[uuid.UUID][]histEntry{}
+	// Sized like the last one: grown from empty, the map rehashed all through the next
+	// MergeEvery transfers on the committer.
+	t.byAccount = make(map[uuid.UUID][]histEntry, len(t.byAccount))
 	t.minSeq, t.count, t.broken = 0, 0, false
 }
 

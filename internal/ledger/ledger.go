@@ -544,13 +544,17 @@ type decideOpts struct {
 // decide loads what the calls touch and applies them in memory, filling their results. ts
 // (SQLite) supplies the accounts' sums; nil reads them from the rows (PostgreSQL, locked).
 func (l *Ledger) decide(ctx context.Context, tx *db.Tx, ts *txSums, calls []*call, opts decideOpts) (*batch, error) {
-	b := newBatch(tx.NowMicros())
+	n := 0
+	for _, c := range calls {
+		n += len(c.transfers)
+	}
+	b := newBatch(tx.NowMicros(), n)
 	var tIDs, pIDs []uuid.UUID
-	acctSet := map[uuid.UUID]struct{}{}
+	acctSet := make(map[uuid.UUID]struct{}, 2*n)
 	for _, c := range calls {
 		for i := range c.transfers {
 			t := &c.transfers[i]
-			if t.ID != uuid.Nil {
+			if opts.checkExisting && t.ID != uuid.Nil {
 				tIDs = append(tIDs, t.ID)
 			}
 			if t.Flags&(PostPending|VoidPending) != 0 && t.PendingID != uuid.Nil {

@@ -72,7 +72,7 @@ func (s *store) prepareAll(ctx context.Context) error {
 	var qs []string
 	for _, n := range chunkSizes {
 		qs = append(qs, sqlSelectIn(accountCols, "ledger_accounts", n), sqlSelectIn(transferCols, "ledger_transfers", n),
-			sqlSelectIn(pendingCols, "ledger_pending", n), sqlInsertTransfers(n), sqlInsertPendings(n), sqlUpdateAccounts(n))
+			sqlSelectIn(pendingCols, "ledger_pending", n), sqlInsertTransfers(n, false), sqlInsertTransfers(n, true), sqlInsertPendings(n), sqlUpdateAccounts(n))
 	}
 	qs = append(qs, sqlUpdatePending, sqlLastSeq, sqlDataVersion, sqlSetFlushed)
 	s.mu.Lock()
@@ -118,7 +118,14 @@ func sqlSelectIn(cols, table string, n int) string {
 // AUTOINCREMENT the rows get MAX(seq)+1, +2, … in VALUES order, which insertTransfers
 // checks. Naming seq made SQLite seek for every row (5 % of the committer's CPU); an
 // assigned rowid appends.
-func sqlInsertTransfers(n int) string {
+// plain rows bind 9 columns and have NULL pending_id and 0 timeout_us as constants.
+func sqlInsertTransfers(n int, plain bool) string {
+	if plain {
+		return memoSQL(sqlKey{"insert-plain", "ledger_transfers", n}, func() string {
+			row := "(" + qmarks(9) + ", NULL, 0)"
+			return `INSERT INTO ledger_transfers (` + transferCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+		})
+	}
 	return memoSQL(sqlKey{"insert", "ledger_transfers", n}, func() string {
 		return `INSERT INTO ledger_transfers (` + transferCols + `) VALUES ` + valuesList(n, 11)
 	})
@@ -519,14 +526,41 @@ func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer, 
 		return fmt.Errorf("read last seq: %w", err)
 	}
 	*firstSeq = top + 1
-	const cols = 11
+	// Runs of plain transfers (no pending id, no timeout: nearly all of them) go through
+	// a statement with those two columns as constants: binding a parameter costs ~0.2 µs
+	// on the committer, NULL included. Runs keep the order, so seqs follow ts.
+	for lo := 0; lo < len(ts); {
+		plain := plainTransfer(ts[lo])
+		hi := lo + 1
+		for hi < len(ts) && plainTransfer(ts[hi]) == plain {
+			hi++
+		}
+		if err := s.insertRun(ctx, tx, ts[lo:hi], plain, top+int64(lo)); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	return nil
+}
+
+func plainTransfer(t *Transfer) bool { return t.PendingID == uuid.Nil && t.Timeout == 0 }
+
+// insertRun inserts ts, all plain or none, after seq top.
+func (s *store) insertRun(ctx context.Context, tx *db.Tx, ts []*Transfer, plain bool, top int64) error {
+	cols := 11
+	if plain {
+		cols = 9
+	}
 	return forChunks(len(ts), func(lo, hi int) error {
 		args := make([]any, 0, (hi-lo)*cols)
 		for _, t := range ts[lo:hi] {
 			args = append(args, t.ID[:], t.DebitAccountID[:], t.CreditAccountID[:], t.CreatedAt.UnixMicro(), t.Amount,
-				t.Asset, t.Code, t.Ref, int64(t.Flags), nullID(t.PendingID), t.Timeout.Microseconds())
+				t.Asset, t.Code, t.Ref, int64(t.Flags))
+			if !plain {
+				args = append(args, nullID(t.PendingID), t.Timeout.Microseconds())
+			}
 		}
-		st, err := s.stmt(ctx, tx, sqlInsertTransfers(hi-lo))
+		st, err := s.stmt(ctx, tx, sqlInsertTransfers(hi-lo, plain))
 		if err != nil {
 			return err
 		}

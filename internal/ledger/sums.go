@@ -67,6 +67,9 @@ type sumState struct {
 	maxReplay   int
 	maxLive     int
 	afterCommit func(ts *txSums) bool // checks a SubmitTx transaction really committed its transfers
+	// spare is the last ended transaction's txSums, emptied for the next one: its maps
+	// keep their size, where fresh ones grew (and rehashed) every batch.
+	spare *txSums
 }
 
 type dirtyEntry struct {
@@ -108,14 +111,20 @@ func (l *Ledger) acquire(ctx context.Context, tx *db.Tx) (*txSums, error) {
 		return ts, nil
 	}
 	s.wmu.Lock()
-	ts := &txSums{tx: tx, changed: map[uuid.UUID]Account{}, firstSeq: map[uuid.UUID]int64{},
-		flushed: map[uuid.UUID]Account{}, newHead: -1, newFlushed: -1}
+	ts := s.spare
+	if ts == nil {
+		ts = &txSums{changed: map[uuid.UUID]Account{}, firstSeq: map[uuid.UUID]int64{}, flushed: map[uuid.UUID]Account{}}
+	}
+	s.spare = nil
+	ts.tx, ts.newHead, ts.newFlushed = tx, -1, -1
 	s.owner.Store(ts)
 	tx.OnEnd(func(committed bool) {
 		if committed {
 			s.publish(ts)
 		}
 		s.owner.Store(nil)
+		ts.reset()
+		s.spare = ts
 		s.wmu.Unlock()
 	})
 	var err error
@@ -128,6 +137,16 @@ func (l *Ledger) acquire(ctx context.Context, tx *db.Tx) (*txSums, error) {
 		}
 	}
 	return ts, nil
+}
+
+// reset empties ts for the next transaction, keeping its maps' room.
+func (ts *txSums) reset() {
+	ts.tx, ts.ignoreLive, ts.recovered = nil, false, nil
+	clear(ts.changed)
+	clear(ts.firstSeq)
+	clear(ts.flushed)
+	ts.inserted = ts.inserted[:0]
+	ts.version = 0
 }
 
 // accounts fills into with the current sums of ids (sorted, distinct): this

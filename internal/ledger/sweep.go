@@ -59,7 +59,7 @@ func (l *Ledger) runSweep(c *call) {
 	ctx := context.Background()
 	err := l.d.InTx(ctx, func(tx *db.Tx) error {
 		c.swept = 0
-		b := newBatch(tx.NowMicros())
+		b := newBatch(tx.NowMicros(), 0)
 		rows, err := tx.QueryContext(ctx, `SELECT `+pendingCols+` FROM ledger_pending
 			WHERE state = 0 AND expires_at > 0 AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, b.now, l.opts.SweepLimit)
 		if err != nil {
