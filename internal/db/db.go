@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +63,8 @@ type DB struct {
 
 	// wc, rc cache prepared statements of W and R (SQLite only; see stmtcache.go).
 	wc, rc *stmtCache
+	// ckpt checkpoints the WAL off the writer (SQLite only; see checkpoint.go).
+	ckpt *checkpointer
 }
 
 // Open opens and pings the database. It does not migrate; call Migrate.
@@ -122,7 +125,8 @@ func openSQLite(cfg Config) (*DB, error) {
 	}
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
-	w, err := sql.Open("sqlite", dsn)
+	// The writer checkpoints only as a backstop (see checkpoint.go).
+	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint("+strconv.Itoa(backstopPages)+")")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -139,12 +143,21 @@ func openSQLite(cfg Config) (*DB, error) {
 	}
 	r.SetMaxOpenConns(cfg.MaxConns)
 	r.SetMaxIdleConns(cfg.MaxConns)
+	ck, err := startCheckpointer(dsn)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
 	return &DB{W: w, R: r, Engine: SQLite, Dialect: sqliteDialect{}, Clock: cfg.Clock, Path: path,
-		wc: newStmtCache(w), rc: newStmtCache(r)}, nil
+		wc: newStmtCache(w), rc: newStmtCache(r), ckpt: ck}, nil
 }
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	if d.ckpt != nil {
+		d.ckpt.stop()
+	}
 	for _, c := range []*stmtCache{d.wc, d.rc} {
 		if c != nil {
 			c.close()

@@ -1,0 +1,70 @@
+package db
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// walProgress reads, without checkpointing, how many frames the log holds and how many
+// of them are copied into the database (WalIndexHdr.mxFrame, WalCkptInfo.nBackfill in the
+// -shm file, native byte order).
+func walProgress(t *testing.T, path string) (frames, backfilled uint32) {
+	t.Helper()
+	b, err := os.ReadFile(path + "-shm")
+	if err != nil {
+		t.Fatalf("read shm: %v", err)
+	}
+	if len(b) < 100 {
+		t.Fatalf("shm has %d bytes", len(b))
+	}
+	return binary.LittleEndian.Uint32(b[16:20]), binary.LittleEndian.Uint32(b[96:100])
+}
+
+func TestCheckpointerCopiesLogOffTheWriter(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var auto int
+	if err := d.W.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil {
+		t.Fatal(err)
+	}
+	if auto != backstopPages {
+		t.Fatalf("writer wal_autocheckpoint = %d, want the backstop %d", auto, backstopPages)
+	}
+	if _, err := d.W.ExecContext(ctx, `CREATE TABLE t (v BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	// ~3,000 pages in 100 commits: past SQLite's default autocheckpoint (1,000), far
+	// below the writer's backstop, so only the checkpointer can have copied them.
+	blob := []byte(strings.Repeat("x", 120_000))
+	for i := 0; i < 100; i++ {
+		if _, err := d.W.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, blob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		frames, done := walProgress(t, d.Path)
+		if frames < 2000 {
+			t.Fatalf("log holds %d frames: the writer checkpointed or restarted it itself", frames)
+		}
+		if done == frames {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpointer copied %d of %d frames in 5 s", done, frames)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var n int
+	if err := d.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM t`).Scan(&n); err != nil || n != 100 {
+		t.Fatalf("rows after checkpoint: %d, %v", n, err)
+	}
+}
