@@ -34,8 +34,8 @@
 //
 // # History
 //
-// TransfersByAccount pages through an account's transfers, newest first. On PostgreSQL the
-// committer writes ledger_history rows (account, time, transfer) with each batch. On
+// TransfersByAccount pages through an account's transfers, newest first. On PostgreSQL
+// ledger_transfers is indexed by (debit account, time) and (credit account, time). On
 // SQLite an (account, time) index costs ~4× the throughput (each batch dirties index pages
 // all over the tree), so transfers are appended in commit order (seq) and the committer
 // merges them every Options.MergeEvery transfers into ledger_history_blocks: one row per

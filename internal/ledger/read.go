@@ -237,10 +237,17 @@ func (l *Ledger) TransfersByAccount(ctx context.Context, account uuid.UUID, from
 	if l.st.pg {
 		err = l.d.Read(ctx, func(tx *db.Tx) error {
 			var err error
-			out, err = queryTransfers(ctx, tx, `SELECT t.id, t.debit_account_id, t.credit_account_id, t.created_at, t.amount, t.asset, t.code, t.ref, t.flags, t.pending_id, t.timeout_us
-				FROM ledger_history h JOIN ledger_transfers t ON t.id = h.transfer_id
-				WHERE h.account_id = $1 AND h.created_at >= $2 AND h.created_at <= $3 AND (h.created_at < $4 OR h.transfer_id < $5)
-				ORDER BY h.created_at DESC, h.transfer_id DESC LIMIT $6`, account[:], lo, hi, c.at, c.id[:], want)
+			// Each side walks its (account, time) index backwards; a transfer never has
+			// the same account on both sides (same_account), so none comes twice.
+			out, err = queryTransfers(ctx, tx, `SELECT `+transferCols+` FROM (
+				(SELECT `+transferCols+` FROM ledger_transfers
+					WHERE debit_account_id = $1 AND created_at >= $2 AND created_at <= $3 AND (created_at < $4 OR id < $5)
+					ORDER BY created_at DESC, id DESC LIMIT $6)
+				UNION ALL
+				(SELECT `+transferCols+` FROM ledger_transfers
+					WHERE credit_account_id = $1 AND created_at >= $2 AND created_at <= $3 AND (created_at < $4 OR id < $5)
+					ORDER BY created_at DESC, id DESC LIMIT $6)
+				) h ORDER BY created_at DESC, id DESC LIMIT $6`, account[:], lo, hi, c.at, c.id[:], want)
 			return err
 		})
 	} else {

@@ -666,9 +666,6 @@ func (s *store) writePG(ctx context.Context, tx *db.Tx, b *batch) error {
 	_, err := tx.ExecContext(ctx, `WITH
 		t AS (INSERT INTO ledger_transfers (`+transferCols+`)
 			SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::text[], $7::int4[], $8::text[], $9::int4[], $10::bytea[], $11::int8[])),
-		h AS (INSERT INTO ledger_history (account_id, created_at, transfer_id)
-			SELECT a, c, i FROM unnest($2::bytea[], $4::int8[], $1::bytea[]) AS v(a, c, i)
-			UNION ALL SELECT a, c, i FROM unnest($3::bytea[], $4::int8[], $1::bytea[]) AS w(a, c, i)),
 		np AS (INSERT INTO ledger_pending (`+pendingCols+`)
 			SELECT * FROM unnest($12::bytea[], $13::bytea[], $14::bytea[], $15::int8[], $16::int8[], $17::int2[], $18::bytea[], $19::int8[])),
 		up AS (UPDATE ledger_pending AS p SET state = u.state, resolved_by = u.rb, resolved_at = u.rat
