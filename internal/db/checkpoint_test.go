@@ -2,7 +2,9 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -66,5 +68,55 @@ func TestCheckpointerCopiesLogOffTheWriter(t *testing.T) {
 	var n int
 	if err := d.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM t`).Scan(&n); err != nil || n != 100 {
 		t.Fatalf("rows after checkpoint: %d, %v", n, err)
+	}
+}
+
+func TestInTxSyncLaterOnlyForItsTransaction(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.W.ExecContext(ctx, `CREATE TABLE t (v INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	syncMode := func(q interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}) int {
+		var v int
+		if err := q.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	const normal, full = 1, 2
+	for _, fail := range []bool{false, true} {
+		err := d.InTxSyncLater(ctx, func(tx *Tx) error {
+			if m := syncMode(tx); m != normal {
+				t.Errorf("inside: synchronous = %d, want NORMAL", m)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES (1)`); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("refused")
+			}
+			return nil
+		})
+		if (err != nil) != fail {
+			t.Fatalf("fail=%v: %v", fail, err)
+		}
+		// Every other writer commits with FULL again.
+		if m := syncMode(d.W); m != full {
+			t.Fatalf("after (fail=%v): writer synchronous = %d, want FULL", fail, m)
+		}
+	}
+	if err := d.SyncLog(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := d.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM t`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("rows: %d, %v (the failed transaction must have rolled back)", n, err)
 	}
 }

@@ -64,7 +64,8 @@ type DB struct {
 	// wc, rc cache prepared statements of W and R (SQLite only; see stmtcache.go).
 	wc, rc *stmtCache
 	// ckpt checkpoints the WAL off the writer (SQLite only; see checkpoint.go).
-	ckpt *checkpointer
+	ckpt    *checkpointer
+	logSync // SyncLog's descriptor of the log file (syncahead.go)
 }
 
 // Open opens and pings the database. It does not migrate; call Migrate.
@@ -158,6 +159,7 @@ func (d *DB) Close() error {
 	if d.ckpt != nil {
 		d.ckpt.stop()
 	}
+	d.closeLog()
 	for _, c := range []*stmtCache{d.wc, d.rc} {
 		if c != nil {
 			c.close()
@@ -223,7 +225,12 @@ func (d *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 	return d.runTx(ctx, d.R, true, fn)
 }
 
-func (d *DB) runTx(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
+// beginner is a pool or one of its connections.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+func (d *DB) runTx(ctx context.Context, pool beginner, readOnly bool, fn func(*Tx) error) error {
 	opts := &sql.TxOptions{ReadOnly: readOnly && d.Engine == Postgres}
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {

@@ -144,6 +144,11 @@ type Ledger struct {
 	tail    tail
 	pending []*mergeJob
 
+	// syncCh (SQLite) takes committed batches to the syncer, which answers their calls
+	// once the log is on disk (see syncer).
+	syncCh   chan []*call
+	syncDone chan struct{}
+
 	stats Stats
 }
 
@@ -251,6 +256,9 @@ func (l *Ledger) Start(ctx context.Context) error {
 		l.mergeCh = make(chan *mergeJob, 1)
 		l.mergerDone = make(chan struct{})
 		go l.merger()
+		l.syncCh = make(chan []*call, syncQueue)
+		l.syncDone = make(chan struct{})
+		go l.syncer()
 	}
 	l.started = true
 	go l.loop()
@@ -281,6 +289,10 @@ func (l *Ledger) Close() error {
 		// so closing the queue lets the loop drain it and exit.
 		close(l.queue)
 		<-l.loopDone
+		if l.syncCh != nil {
+			close(l.syncCh)
+			<-l.syncDone
+		}
 	}
 	var err error
 	if started && !l.st.pg {
@@ -425,6 +437,50 @@ func (l *Ledger) loop() {
 	}
 }
 
+// syncQueue bounds committed batches waiting for the syncer; past it the committer waits.
+const syncQueue = 64
+
+// syncer answers committed batches once their log frames are on disk (SQLite). The
+// committer commits with synchronous=NORMAL (db.InTxSyncLater) and goes on with the next
+// batch while this goroutine runs one fsync for every batch committed meanwhile: the
+// fsync, most of a batch's time at large batches, no longer stalls the one writer. A
+// failed fsync leaves durability unknown: those calls get the error (resubmitting the
+// same ids tells their outcome), and so does every later one.
+func (l *Ledger) syncer() {
+	defer close(l.syncDone)
+	var failed error
+	for first := range l.syncCh {
+		groups := [][]*call{first}
+	gather:
+		for {
+			select {
+			case g, ok := <-l.syncCh:
+				if !ok {
+					break gather
+				}
+				groups = append(groups, g)
+			default:
+				break gather
+			}
+		}
+		if failed == nil {
+			if err := syncLog(l.d); err != nil {
+				failed = fmt.Errorf("ledger: commit may not be durable: %w", err)
+				l.opts.Logger.Error("ledger: fsync of the log failed; failing every later call", "err", err)
+			}
+		}
+		for _, g := range groups {
+			for _, c := range g {
+				c.err = failed
+				close(c.done)
+			}
+		}
+	}
+}
+
+// syncLog is the syncer's fsync; tests wrap it.
+var syncLog = func(d *db.DB) error { return d.SyncLog() }
+
 // maxBatchAttempts bounds whole-batch retries for failures caused by other writers (a
 // duplicate id inserted by another node between our read and our insert).
 const maxBatchAttempts = 3
@@ -440,7 +496,11 @@ func (l *Ledger) commit(calls []*call, n int) {
 		// attempt for them is cheaper than an index probe per transfer on SQLite and a
 		// round trip per batch on PostgreSQL.
 		opts := decideOpts{checkExisting: attempt > 0}
-		err = l.d.InTx(ctx, func(tx *db.Tx) error {
+		inTx := l.d.InTx
+		if l.syncCh != nil {
+			inTx = l.d.InTxSyncLater // answered after SyncLog, by the syncer
+		}
+		err = inTx(ctx, func(tx *db.Tx) error {
 			var ts *txSums
 			if l.sums != nil {
 				var err error
@@ -483,6 +543,10 @@ func (l *Ledger) commit(calls []*call, n int) {
 			l.stats.Batches++
 			l.stats.Transfers += int64(n)
 			l.stats.mu.Unlock()
+			if l.syncCh != nil {
+				l.syncCh <- calls
+				return
+			}
 			for _, c := range calls {
 				close(c.done)
 			}

@@ -1,0 +1,71 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"okpay/internal/db"
+	"okpay/internal/db/dbtest"
+)
+
+// On SQLite the committer commits without waiting for the disk and the syncer answers
+// after the fsync: no call may be answered before the log holding it was synced, and a
+// failed fsync must reach the callers instead of an OK.
+func TestSQLiteAnswersOnlyAfterTheLogIsSynced(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite, dbtest.NewClock())
+	var syncing, synced atomic.Int64
+	var fail atomic.Bool
+	orig := syncLog
+	syncLog = func(d *db.DB) error {
+		syncing.Add(1)
+		time.Sleep(20 * time.Millisecond) // a slow disk: answers must wait for it
+		if fail.Load() {
+			return errors.New("disk gone")
+		}
+		err := orig(d)
+		synced.Add(1)
+		return err
+	}
+	t.Cleanup(func() { syncLog = orig })
+	l, err := New(d, Options{SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sys, user := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	res, err := l.CreateAccounts(ctx, []Account{{ID: sys, Asset: "CNY", Code: 1, Owner: "sys"}, {ID: user, Asset: "CNY", Code: 2, Owner: "u"}})
+	if err != nil || res[0].Code != OK || res[1].Code != OK {
+		t.Fatalf("accounts: %v %v", res, err)
+	}
+	for i := 0; i < 5; i++ {
+		before := synced.Load()
+		r, err := l.Submit(ctx, []Transfer{{ID: uuid.Must(uuid.NewV7()), DebitAccountID: sys, CreditAccountID: user, Amount: 1, Asset: "CNY", Code: 1}})
+		if err != nil || r[0].Code != OK {
+			t.Fatalf("submit: %v %v", r, err)
+		}
+		if synced.Load() == before {
+			t.Fatal("Submit answered before any fsync of the log after its commit")
+		}
+	}
+	fail.Store(true)
+	_, err = l.Submit(ctx, []Transfer{{ID: uuid.Must(uuid.NewV7()), DebitAccountID: sys, CreditAccountID: user, Amount: 1, Asset: "CNY", Code: 1}})
+	if err == nil {
+		t.Fatal("Submit answered OK although the fsync of its log failed")
+	}
+	_, err = l.Submit(ctx, []Transfer{{ID: uuid.Must(uuid.NewV7()), DebitAccountID: sys, CreditAccountID: user, Amount: 1, Asset: "CNY", Code: 1}})
+	if err == nil {
+		t.Fatal("a call after a failed fsync was answered OK: durability is unknown from then on")
+	}
+	if syncing.Load() < 6 {
+		t.Fatalf("only %d fsyncs for 7 calls", syncing.Load())
+	}
+}
