@@ -120,3 +120,27 @@ func TestInTxSyncLaterOnlyForItsTransaction(t *testing.T) {
 		t.Fatalf("rows: %d, %v (the failed transaction must have rolled back)", n, err)
 	}
 }
+
+// Each connection kind gets its own page cache: a 64 MB cache on the checkpointer (the
+// writer's size, had its DSN's own setting lost) added 60 MB to the ledger bench's RSS.
+func TestSQLiteCacheSizes(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, c := range []struct {
+		name string
+		q    *sql.DB
+		want int
+	}{{"writer", d.W, -65536}, {"reader", d.R, -8192}, {"checkpointer", d.ckpt.conn, -1024}} {
+		var got int
+		if err := c.q.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s cache_size = %d, want %d", c.name, got, c.want)
+		}
+	}
+}

@@ -121,13 +121,15 @@ func openSQLite(cfg Config) (*DB, error) {
 	path := filepath.Join(dir, "okpay.db")
 	// synchronous=FULL: this database holds money, a commit must survive power loss.
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(FULL)", "cache_size(-65536)", "temp_store(MEMORY)"} {
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(FULL)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 	// The writer checkpoints only as a backstop (see checkpoint.go).
-	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint("+strconv.Itoa(backstopPages)+")")
+	// Each kind of connection names its own page cache (KiB, negative): the driver
+	// sorts the DSN's pragmas, so a second cache_size in one DSN does not reliably win.
+	w, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint("+strconv.Itoa(backstopPages)+")")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
