@@ -645,7 +645,11 @@ func (l *Ledger) decide(ctx context.Context, tx *db.Tx, ts *txSums, calls []*cal
 	for id := range acctSet {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return lessID(ids[i], ids[j]) })
+	if ts == nil {
+		// The one lock order of every node (PostgreSQL). SQLite has one writer and no
+		// row locks, and sorting was 3 % of its committer.
+		sort.Slice(ids, func(i, j int) bool { return lessID(ids[i], ids[j]) })
+	}
 	if ts != nil {
 		if err := l.accountsFor(ctx, tx, ts, ids, b.accounts); err != nil {
 			return nil, err

@@ -274,7 +274,7 @@ func scanAccount(rows interface{ Scan(...any) error }) (Account, error) {
 	return a, err
 }
 
-// loadAccounts reads the accounts with the given ids (sorted, distinct) into b. On
+// loadAccounts reads the accounts with the given ids (distinct; sorted on PostgreSQL, where they are locked) into b. On
 // PostgreSQL it locks them FOR UPDATE in id order, the one order every node uses, so two
 // committers never deadlock on accounts and never both update from the same old sums.
 func (s *store) loadAccounts(ctx context.Context, tx *db.Tx, ids []uuid.UUID, into map[uuid.UUID]*acct) error {

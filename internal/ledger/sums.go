@@ -151,7 +151,7 @@ func (ts *txSums) reset() {
 	ts.version = 0
 }
 
-// accounts fills into with the current sums of ids (sorted, distinct): this
+// accounts fills into with the current sums of ids (distinct): this
 // transaction's changes, then live, then the rows (authoritative for accounts not dirty).
 func (l *Ledger) accountsFor(ctx context.Context, tx *db.Tx, ts *txSums, ids []uuid.UUID, into map[uuid.UUID]*acct) error {
 	s := l.sums
