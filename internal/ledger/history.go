@@ -59,10 +59,10 @@ func getAt(b []byte) int64     { return int64(binary.BigEndian.Uint64(b) ^ (1 <<
 // filtered by lookups: a map of per-account slices cost the committer ~1 µs per transfer
 // (7 % of it), a scan of the tail costs a lookup well under a millisecond.
 type tail struct {
-	entries   []tailEntry
-	minSeq    int64 // lowest seq recorded; 0 when empty
-	count     int64 // transfers recorded
-	broken    bool  // a gap is known (e.g. the tail outgrew its bound)
+	entries []tailEntry
+	minSeq  int64 // lowest seq recorded; 0 when empty
+	count   int64 // transfers recorded
+	broken  bool  // a gap is known (e.g. the tail outgrew its bound)
 }
 
 // tailEntry is one side of a transfer: account's history holds e.
@@ -258,12 +258,12 @@ func (h *histDB) check(ctx context.Context, d *db.DB) error {
 // mergeJob is a range of the transfer log to merge into history: (from, top], with the
 // committer's in-memory entries when it recorded every transfer in that range.
 type mergeJob struct {
-	top       int64
-	entries   []tailEntry // read-only once handed off
-	minSeq    int64
-	count     int64
-	broken    bool
-	done      chan error // optional: answered after the merge
+	top     int64
+	entries []tailEntry // read-only once handed off
+	minSeq  int64
+	count   int64
+	broken  bool
+	done    chan error // optional: answered after the merge
 }
 
 // handOffTail gives the committer's tail to the merger if it is idle (or waits when
