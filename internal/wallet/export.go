@@ -2,9 +2,12 @@ package wallet
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -42,27 +45,102 @@ func (r *Row) Record() []string {
 }
 
 // exportChunk rows are read per query: some milliseconds of reading each, so the
-// per-query cost disappears, while a chunk held in memory stays a few MB.
+// per-query cost disappears, while a chunk held in memory stays about a megabyte.
 const exportChunk = 5000
 
 // exportCols are the columns an export reads. The drivers pay per column (the SQLite
-// driver makes three calls into SQLite for each text column, each taking the connection's
-// mutex; database/sql converts each one), so the short codes, which never hold a space,
-// come as one column k = "ref_no type status asset failure_code" and are cut apart in Go.
-// created_at and id stay separate: the keyset cursor and the UNION ALL queries order by them.
-const exportCols = `a.created_at, a.id, a.direction, a.amount, a.fee,
-	a.ref_no || ' ' || a.type || ' ' || a.status || ' ' || a.asset || ' ' || a.failure_code AS k, a.counterparty, a.memo`
+// driver makes two or three calls into SQLite for each column, each taking the
+// connection's mutex), so the short codes, which never hold a space, come as one column
+// k = "ref_no type status asset failure_code id" and are cut apart in Go (the id, a UUID,
+// last). exportColsID is the same with the id apart, for the UNION ALL queries, which
+// order by it.
+const (
+	exportCols = `a.created_at, a.direction, a.amount, a.fee,
+	a.ref_no || ' ' || a.type || ' ' || a.status || ' ' || a.asset || ' ' || a.failure_code || ' ' || a.id AS k, a.counterparty, a.memo`
+	exportColsID = `a.created_at, a.direction, a.amount, a.fee,
+	a.ref_no || ' ' || a.type || ' ' || a.status || ' ' || a.asset || ' ' || a.failure_code AS k, a.counterparty, a.memo, a.id`
+)
+
+// union reports whether c's query is a UNION ALL of index walks (see compiled.query).
+func (c *compiled) union() bool {
+	switch {
+	case len(c.terms) > 0:
+		return false
+	case len(c.types) > 0 && (len(c.statuses) == 0 || len(c.types) <= len(c.statuses)):
+		return len(c.types) > 1
+	}
+	return len(c.statuses) > 1
+}
+
+// exportReaders is how many chunks are read at once when the filter is walked in one
+// covering index (see exportPlan). Reading a row (the database's step and the driver's
+// per-column calls) is most of an export's time, so two readers, each on its own
+// connection, keep two cores busy while the caller's goroutine writes.
+const exportReaders = 2
 
 // ExportActivity streams userID's history matching f to fn, newest first, at most
-// MaxExportRows rows. Memory stays flat: rows are read in keyset chunks of a few thousand,
-// each chunk one short read that ends before fn sees its rows (a slow reader of the
-// export holds no connection and no database snapshot), and fn sees one row at a time
-// (the Row is reused: copy what you keep). An error from fn stops the export and is
-// returned.
+// MaxExportRows rows. Memory stays flat: rows are read in keyset chunks of a few thousand
+// into a fixed set of buffers (readers + 1), each chunk one short read that ends before
+// the chunk is handed on (a slow reader of the export holds no connection and no
+// database snapshot; the readers wait for a free buffer), and fn sees one row at a time,
+// on the caller's goroutine (the Row is reused: copy what you keep). While fn writes one
+// chunk, the next ones are being read. An error from fn stops the export and is returned;
+// ExportActivity returns only after its reading goroutines have ended.
 //
 // Errors: those of ListActivity's filter, fn's error, the context's error.
 func (s *Service) ExportActivity(ctx context.Context, userID string, f Filter, fn func(Row) error) error {
 	return s.exportActivity(ctx, userID, f, exportChunk, fn)
+}
+
+// An export runs as a pipeline. A task is a key range of the history; its rows go, in
+// order, through the task's own channel to the writer (the caller's goroutine), which
+// takes tasks in order. With one reader there is one task, the whole history, read chunk
+// after chunk as before: reading overlaps writing. With several (exportPlan), a planner
+// cuts the history into ranges of one chunk each with a probe query that walks the
+// covering index only (LIMIT 1 OFFSET chunk-1 returns the chunk's last key; a few tenths
+// of a µs per row, against several µs to read a row), and the readers take the ranges in
+// turn. Buffers come from a pool of readers + 1: a reader holds at most one, blocked on
+// its task's unbuffered channel until the writer reaches that task, so there is always
+// one for the reader the writer waits on, and memory is bounded by readers + 1 chunks.
+type exportPipe struct {
+	s      *Service
+	c      *compiled
+	userID string
+	chunk  int
+	cols   string           // exportCols or exportColsID
+	work   chan *exportTask // for the readers
+	order  chan *exportTask // for the writer, same tasks in export order
+	pool   chan []Row
+}
+
+// exportTask is rows after start (exclusive) down to end (inclusive; to the history's end
+// when hasEnd is false), at most max of them. A range planned as one chunk holds more
+// when rows were written into it since (it is read in several chunks then) and fewer
+// when rows left the filter (a status changed): its queries are bounded by end, not by a
+// count, so each row is in exactly one range.
+type exportTask struct {
+	start, end cursor
+	hasEnd     bool
+	max        int
+	err        error // the planner's, for the writer to return
+	out        chan exportBatch
+}
+
+// exportBatch is one chunk of a task's rows, or the error that ended the task.
+type exportBatch struct {
+	rows []Row
+	err  error
+}
+
+// exportPlan reports whether c is walked in one covering index, so that probing it is
+// cheap: no text terms (a join per row), at most one type, status or asset (several are
+// a UNION ALL of walks, merged), no amount range (read from the table).
+func (c *compiled) exportPlan() bool {
+	n := len(c.types) + len(c.statuses)
+	if c.asset != "" {
+		n++
+	}
+	return len(c.terms) == 0 && !c.hasAmount && n <= 1
 }
 
 func (s *Service) exportActivity(ctx context.Context, userID string, f Filter, chunk int, fn func(Row) error) error {
@@ -70,72 +148,342 @@ func (s *Service) exportActivity(ctx context.Context, userID string, f Filter, c
 	if err != nil {
 		return err
 	}
-	pos, _ := parseCursor("")
-	rows := make([]Row, 0, chunk)
-	var r exportReader
-	for total := 0; total < MaxExportRows; {
-		if err := ctx.Err(); err != nil {
-			return err
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	readers := 1
+	if c.exportPlan() {
+		readers = exportReaders
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	// Cancel first, then wait: every goroutine of the export has ended when this returns.
+	defer wg.Wait()
+	defer cancel()
+	p := &exportPipe{s: s, c: c, userID: userID, chunk: chunk, cols: exportCols,
+		work: make(chan *exportTask, readers), order: make(chan *exportTask, readers), pool: make(chan []Row, readers+1)}
+	if c.union() {
+		p.cols = exportColsID
+	}
+	for range readers + 1 {
+		p.pool <- nil // allocated by the first reader that takes it, then reused
+	}
+	start, _ := parseCursor("")
+	if readers == 1 {
+		t := &exportTask{start: start, max: MaxExportRows, out: make(chan exportBatch)}
+		p.work <- t
+		p.order <- t
+		close(p.work)
+		close(p.order)
+	} else {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.plan(ctx, start)
+		}()
+	}
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.reader(ctx)
+		}()
+	}
+	fail := func(err error) error {
+		if perr := parent.Err(); perr != nil {
+			return perr
 		}
-		n := min(chunk, MaxExportRows-total)
-		q, args := c.query(s.d.Engine, exportCols, userID, pos, n)
-		clear(rows) // drop the last chunk's strings
-		rows, pos, err = r.read(ctx, s.d, q, args, rows[:0])
-		if err != nil {
-			return fmt.Errorf("wallet: export: %w", err)
+		return fmt.Errorf("wallet: export: %w", err)
+	}
+	total := 0
+	for {
+		var t *exportTask
+		var ok bool
+		select {
+		case t, ok = <-p.order:
+		case <-ctx.Done():
+			return parent.Err()
 		}
-		for i := range rows {
-			if err := fn(rows[i]); err != nil {
-				return err
+		if !ok {
+			return nil
+		}
+		if t.err != nil {
+			return fail(t.err)
+		}
+		for {
+			var b exportBatch
+			select {
+			case b, ok = <-t.out:
+			case <-ctx.Done():
+				return parent.Err()
 			}
-		}
-		total += len(rows)
-		if len(rows) < n {
-			break
+			if !ok {
+				break
+			}
+			if b.err != nil {
+				return fail(b.err)
+			}
+			for i := range b.rows {
+				if total == MaxExportRows {
+					return nil
+				}
+				if err := fn(b.rows[i]); err != nil {
+					return err
+				}
+				total++
+			}
+			clear(b.rows) // drop the chunk's strings
+			p.pool <- b.rows[:0]
 		}
 	}
-	return nil
+}
+
+// plan sends the tasks, one chunk each, to the readers and the writer, and closes both
+// channels after the last (open-ended) task.
+func (p *exportPipe) plan(ctx context.Context, pos cursor) {
+	defer close(p.work)
+	defer close(p.order)
+	send := func(t *exportTask) bool {
+		select {
+		case p.order <- t:
+		case <-ctx.Done():
+			return false
+		}
+		if t.err != nil {
+			return false
+		}
+		select {
+		case p.work <- t:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	// The probe is the chunk's query with the key columns only, whose LIMIT n becomes
+	// LIMIT 1 OFFSET n-1 (in a UNION ALL the parts keep their LIMIT n).
+	keyCols := "a.created_at, a.id"
+	if len(p.c.terms) > 0 {
+		keyCols = "t.created_at, t.activity_id"
+	}
+	planned := 0
+	for planned+p.chunk < MaxExportRows {
+		q, args := p.c.query(p.s.d.Engine, keyCols, p.userID, pos, p.chunk)
+		q, ok := strings.CutSuffix(q, " LIMIT "+strconv.Itoa(p.chunk))
+		if !ok {
+			send(&exportTask{err: fmt.Errorf("probe: query does not end in its limit: %q", q)})
+			return
+		}
+		q += " LIMIT 1 OFFSET " + strconv.Itoa(p.chunk-1)
+		var end cursor
+		found := false
+		err := p.query(ctx, q, args, func(rows driver.Rows) error {
+			var v [2]driver.Value
+			switch err := rows.Next(v[:]); err {
+			case io.EOF:
+				return nil
+			case nil:
+			default:
+				return err
+			}
+			var ok1, ok2 bool
+			end.at, ok1 = v[0].(int64)
+			end.id, ok2 = v[1].(string)
+			if found = ok1 && ok2; !found {
+				return fmt.Errorf("unexpected key %T %T", v[0], v[1])
+			}
+			return nil
+		})
+		if err == nil && !found {
+			break // fewer than a chunk left
+		}
+		if err != nil {
+			send(&exportTask{err: fmt.Errorf("probe: %w", err)})
+			return
+		}
+		if !send(&exportTask{start: pos, end: end, hasEnd: true, max: MaxExportRows, out: make(chan exportBatch)}) {
+			return
+		}
+		pos = end
+		planned += p.chunk
+	}
+	send(&exportTask{start: pos, max: MaxExportRows - planned, out: make(chan exportBatch)})
+}
+
+// reader reads the tasks it takes, chunk by chunk, each into a buffer from the pool,
+// and hands the chunks to the task's channel, closed after the last.
+func (p *exportPipe) reader(ctx context.Context) {
+	var r exportReader
+	for {
+		var t *exportTask
+		var ok bool
+		select {
+		case t, ok = <-p.work:
+		case <-ctx.Done():
+			return
+		}
+		if !ok {
+			return
+		}
+		if !p.readTask(ctx, &r, t) {
+			return
+		}
+		close(t.out)
+	}
+}
+
+// readTask reads t; false if the export was cancelled meanwhile.
+func (p *exportPipe) readTask(ctx context.Context, r *exportReader, t *exportTask) bool {
+	pos, left := t.start, t.max
+	for left > 0 {
+		var buf []Row
+		select {
+		case buf = <-p.pool:
+		case <-ctx.Done():
+			return false
+		}
+		n := min(p.chunk, left)
+		var end *cursor
+		if t.hasEnd {
+			end = &t.end
+		}
+		q, args := p.c.queryRange(p.s.d.Engine, p.cols, p.userID, pos, end, n)
+		rows, last, more := buf, cursor{}, false
+		err := p.query(ctx, q, args, func(rs driver.Rows) (err error) {
+			rows, last, more, err = r.read(rs, buf, n, t)
+			return err
+		})
+		select {
+		case t.out <- exportBatch{rows: rows, err: err}:
+		case <-ctx.Done():
+			return false
+		}
+		if err != nil {
+			// The writer returns the error: nothing after it is read.
+			<-ctx.Done()
+			return false
+		}
+		if !more {
+			break
+		}
+		pos, left = last, left-len(rows)
+	}
+	return true
+}
+
+// exportCacheKiB is the SQLite page cache of a connection while it runs an export query.
+// An export reads each page once, so a cache does not pay, while every reader
+// connection's cache (8 MB in internal/db) fills up over a long export and stays: the
+// process grew by ~25 MB per connection that took part. The interior pages of the index
+// and table walked fit in this size.
+const exportCacheKiB = 256
+
+// query runs q on a connection of the read pool and gives fn the driver's rows. The
+// driver is called directly (sql.Conn.Raw): database/sql's locks and conversions per row
+// were an eighth of the export's time on SQLite. On SQLite the connection's page cache
+// is cut to exportCacheKiB for the query (which frees what it held) and set back after.
+func (p *exportPipe) query(ctx context.Context, q string, args []any, fn func(driver.Rows) error) error {
+	d := p.s.d
+	conn, err := d.R.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if d.Engine == db.SQLite {
+		var size int64
+		if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&size); err != nil {
+			return err
+		}
+		if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = `+strconv.Itoa(-exportCacheKiB)); err != nil {
+			return err
+		}
+		defer func() {
+			// Also after a cancelled query: the connection goes back to the pool.
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(size, 10)); err != nil {
+				conn.Raw(func(any) error { return driver.ErrBadConn }) // not back to the pool with a small cache
+			}
+		}()
+	}
+	nv := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a} // int64 and string: driver values as they are
+	}
+	return conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("driver %T cannot query without a prepared statement", dc)
+		}
+		rows, err := qc.QueryContext(ctx, q, nv)
+		if err != nil {
+			return err
+		}
+		err = fn(rows)
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
 }
 
 // exportReader reads export chunks; it keeps the last asset looked up (a history is
 // mostly in one asset).
 type exportReader struct {
 	asset money.Asset
+	v     [8]driver.Value // a row of exportCols, as the driver gives it
 }
 
-// read runs one chunk query and appends its rows to out; pos is the cursor after the last.
-func (r *exportReader) read(ctx context.Context, d *db.DB, q string, args []any, out []Row) (_ []Row, pos cursor, err error) {
-	rows, err := d.R.QueryContext(ctx, q, args...)
-	if err != nil {
-		return out, pos, err
+// read runs one chunk query of t's range (at most n rows) and appends its rows to out;
+// last is the cursor after the last row, more whether the range goes on after it. The
+// range's last row ends it: the keys are compared for equality only, as the database's
+// collation orders ids.
+func (r *exportReader) read(rows driver.Rows, out []Row, n int, t *exportTask) (_ []Row, last cursor, more bool, err error) {
+	v := r.v[:len(rows.Columns())]
+	if len(v) != 7 && len(v) != 8 {
+		return out, last, false, fmt.Errorf("%d columns, want 7 or 8", len(v))
 	}
-	defer rows.Close()
-	// Numbers are scanned into any: database/sql converts an int64 to *int64 by reflection
-	// and to *int through a decimal string; the drivers give int64 for every integer column.
-	var at, dir, amount, fee any
-	var id, k string
-	for rows.Next() {
-		out = append(out, Row{})
-		row := &out[len(out)-1]
-		if err := rows.Scan(&at, &id, &dir, &amount, &fee, &k, &row.Counterparty, &row.Memo); err != nil {
-			return out, pos, err
+	got := 0
+	for {
+		if err := rows.Next(v); err != nil {
+			if err == io.EOF {
+				break
+			}
+			return out, last, false, err
 		}
-		a, ok1 := at.(int64)
-		d, ok2 := dir.(int64)
-		m, ok3 := amount.(int64)
-		fe, ok4 := fee.(int64)
-		var ok5, ok6, ok7, ok8 bool
-		row.RefNo, k, ok5 = strings.Cut(k, " ")
-		row.Type, k, ok6 = strings.Cut(k, " ")
-		row.Status, k, ok7 = strings.Cut(k, " ")
-		row.Asset, row.FailureCode, ok8 = strings.Cut(k, " ")
+		got++
+		a, ok1 := v[0].(int64)
+		d, ok2 := v[1].(int64)
+		m, ok3 := v[2].(int64)
+		fe, ok4 := v[3].(int64)
+		k, ok5 := v[4].(string)
+		cp, ok6 := v[5].(string)
+		memo, ok7 := v[6].(string)
+		id, ok8 := "", true
+		if len(v) == 8 {
+			id, ok8 = v[7].(string)
+		}
 		if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) {
-			return out, pos, fmt.Errorf("row %s: unexpected column values %T %T %T %T %q", id, at, dir, amount, fee, k)
+			return out, last, false, fmt.Errorf("unexpected column values %T %T %T %T %T %T %T %T", v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[len(v)-1])
+		}
+		out = append(out, Row{Counterparty: cp, Memo: memo})
+		row := &out[len(out)-1]
+		codes := k
+		var ok9, ok10, ok11, ok12 bool
+		row.RefNo, k, ok9 = strings.Cut(k, " ")
+		row.Type, k, ok10 = strings.Cut(k, " ")
+		row.Status, k, ok11 = strings.Cut(k, " ")
+		row.Asset, k, ok12 = strings.Cut(k, " ")
+		if len(v) == 8 {
+			row.FailureCode = k
+		} else if row.FailureCode, id, ok12 = strings.Cut(k, " "); id == "" {
+			ok12 = false
+		}
+		if !(ok9 && ok10 && ok11 && ok12) {
+			return out, last, false, fmt.Errorf("unexpected codes %q", codes)
 		}
 		if r.asset.Code != row.Asset {
 			as, ok := money.Lookup(row.Asset)
 			if !ok {
-				return out, pos, fmt.Errorf("row %s: unknown asset %q", id, row.Asset)
+				return out, last, false, fmt.Errorf("row %s: unknown asset %q", id, row.Asset)
 			}
 			r.asset = as
 		}
@@ -147,9 +495,12 @@ func (r *exportReader) read(ctx context.Context, d *db.DB, q string, args []any,
 		}
 		row.Amount = money.Amount(signed).Format(r.asset)
 		row.Fee = money.Amount(fe).Format(r.asset)
-		pos = cursor{at: a, id: id}
+		last = cursor{at: a, id: id}
+		if t.hasEnd && last == t.end {
+			return out, last, false, nil
+		}
 	}
-	return out, pos, rows.Err()
+	return out, last, got == n, nil
 }
 
 // CSVWriter writes exported rows as CSV the way spreadsheets read them: UTF-8 with a

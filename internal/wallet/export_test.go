@@ -2,10 +2,13 @@ package wallet
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +221,131 @@ func TestExportChunks(t *testing.T) {
 			if len(whole) == 0 || strings.Join(whole, " ") != strings.Join(chunked, " ") {
 				t.Fatalf("filter %+v: %d rows whole, %d in chunks of 7", f, len(whole), len(chunked))
 			}
+		}
+	})
+}
+
+// exportGoroutines counts the goroutines running the export's pipeline (planner, readers).
+func exportGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "wallet.(*exportPipe)")
+}
+
+// An export that stops — fn's error, a cancelled context, a failing query — returns the
+// error, and none of its goroutines is left, in both pipeline shapes (planned ranges with
+// two readers; one reader for a UNION ALL filter).
+func TestExportStops(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		u := e.user("stops")
+		seedActivity(t, e, u.ID, 120, 9)
+		for _, f := range []Filter{{}, {Types: []string{TypePayment, TypeRefund, TypeTransferIn, TypeTransferOut, TypeTopUp}}} {
+			check := func(what string, err, want error) {
+				t.Helper()
+				if !errors.Is(err, want) {
+					t.Fatalf("filter %+v, %s: %v, want %v", f, what, err, want)
+				}
+				if n := exportGoroutines(); n != 0 {
+					t.Fatalf("filter %+v, %s: %d export goroutines left", f, what, n)
+				}
+			}
+			stop := errors.New("stop")
+			n := 0
+			err := e.w.exportActivity(e.ctx, u.ID, f, 7, func(Row) error {
+				if n++; n == 10 {
+					return stop
+				}
+				return nil
+			})
+			check("fn's error", err, stop)
+			ctx, cancel := context.WithCancel(e.ctx)
+			n = 0
+			err = e.w.exportActivity(ctx, u.ID, f, 7, func(Row) error {
+				if n++; n == 10 {
+					cancel()
+				}
+				return nil
+			})
+			check("cancelled", err, context.Canceled)
+			// The table goes away after the first rows: a later query fails.
+			n = 0
+			var renamed bool
+			err = e.w.exportActivity(e.ctx, u.ID, f, 7, func(Row) error {
+				if n++; n == 2 {
+					if _, err := e.d.W.ExecContext(e.ctx, `ALTER TABLE wallet_activity RENAME TO wallet_activity_gone`); err != nil {
+						return err
+					}
+					renamed = true
+				}
+				return nil
+			})
+			if renamed {
+				if _, rerr := e.d.W.ExecContext(e.ctx, `ALTER TABLE wallet_activity_gone RENAME TO wallet_activity`); rerr != nil {
+					t.Fatal(rerr)
+				}
+			}
+			if err == nil || n >= 120 || !strings.Contains(err.Error(), "wallet: export:") {
+				t.Fatalf("filter %+v, failing query: %v after %d rows", f, err, n)
+			}
+			check("failing query", err, err)
+		}
+	})
+}
+
+// Rows that enter or leave a status filter during an export (their status changes)
+// shrink or grow the planned ranges: every row comes out at most once, in order, and
+// every row that kept the status comes out.
+func TestExportRangesChange(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		u := e.user("ranges")
+		all := seedActivity(t, e, u.ID, 200, 13)
+		f := Filter{Statuses: []string{StatusPending}}
+		kept := map[string]bool{}
+		var flip []Activity
+		for i, a := range all {
+			switch {
+			case i%3 == 0:
+				flip = append(flip, a) // pending ones leave, others enter
+			case a.Status == StatusPending:
+				kept[a.RefNo] = true
+			}
+		}
+		var got []Row
+		err := e.w.exportActivity(e.ctx, u.ID, f, 7, func(r Row) error {
+			if len(got) == 1 {
+				for _, a := range flip {
+					st := StatusPending
+					if a.Status == StatusPending {
+						st = StatusCompleted
+					}
+					if _, err := e.d.W.ExecContext(e.ctx, `UPDATE wallet_activity SET status = $1 WHERE id = $2`, st, a.ID); err != nil {
+						return err
+					}
+				}
+			}
+			got = append(got, r)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for i, r := range got {
+			if seen[r.RefNo] {
+				t.Fatalf("row %s twice", r.RefNo)
+			}
+			seen[r.RefNo] = true
+			if i > 0 && !r.CreatedAt.Before(got[i-1].CreatedAt) {
+				t.Fatalf("row %d out of order", i)
+			}
+		}
+		for ref := range kept {
+			if !seen[ref] {
+				t.Fatalf("row %s kept its status but is missing (%d rows out)", ref, len(got))
+			}
+		}
+		if len(kept) < 20 || len(flip) < 20 {
+			t.Fatalf("seed: %d kept, %d flipped", len(kept), len(flip))
 		}
 	})
 }

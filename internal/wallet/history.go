@@ -183,6 +183,12 @@ func parseCursor(s string) (cursor, error) {
 // one index range in order and stops after limit matches. Several types or statuses
 // become a UNION ALL of per-value walks, each limited, merged and cut again.
 func (c *compiled) query(engine db.Engine, cols, userID string, cur cursor, limit int) (string, []any) {
+	return c.queryRange(engine, cols, userID, cur, nil, limit)
+}
+
+// queryRange is query with the rows' keys bounded below too: at or after *end when end is
+// not nil (the export reads ranges of the history; see exportPipe).
+func (c *compiled) queryRange(engine db.Engine, cols, userID string, cur cursor, end *cursor, limit int) (string, []any) {
 	// Both engines seek the index with the row-value bound only: a cursor later than the
 	// filter's end would make them walk down to it row by row. (to, "") is the same bound
 	// as created_at < to, because every id sorts after "".
@@ -202,6 +208,12 @@ func (c *compiled) query(engine db.Engine, cols, userID string, cur cursor, limi
 		args = append(args, c.to)
 		bounds += " AND a.created_at < $" + strconv.Itoa(len(args))
 		tbounds += " AND t.created_at < $" + strconv.Itoa(len(args))
+	}
+	if end != nil {
+		args = append(args, end.at, end.id)
+		n := strconv.Itoa(len(args) - 1)
+		bounds += " AND (a.created_at, a.id) >= ($" + n + ", $" + strconv.Itoa(len(args)) + ")"
+		tbounds += " AND (t.created_at, t.activity_id) >= ($" + n + ", $" + strconv.Itoa(len(args)) + ")"
 	}
 	// SQLite's planner, without statistics, walks the (user, time) index and filters when
 	// a time range is present, which scans a million rows for a rare status. The index is
