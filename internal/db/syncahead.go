@@ -27,14 +27,24 @@ import (
 // undo. A writer that reads it and commits with FULL makes it durable first (log order),
 // so no durable state ever depends on a lost one.
 
-// InTxSyncLater is InTx for such callers (SQLite only): fn's transaction commits without
-// waiting for the log to reach the disk. The caller must call SyncLog, and have it return
-// nil, before it tells anyone the transaction is durable. Other transactions on the
-// writer keep synchronous=FULL: the setting is switched on the pinned writer connection
-// for this transaction only.
+// PostgreSQL offers the same per transaction: with synchronous_commit off its COMMIT
+// returns before the commit record is flushed, and any later commit that waits for its
+// own flush (SyncLog's) flushes everything logged before it, across every session and
+// node, since the log is one sequence.
+
+// InTxSyncLater is InTx for such callers: fn's transaction commits without waiting for
+// the log to reach the disk. The caller must call SyncLog, and have it return nil, before
+// it tells anyone the transaction is durable. Other transactions keep waiting for their
+// flush: on SQLite the setting is switched on the pinned writer connection for this
+// transaction only, on PostgreSQL with SET LOCAL.
 func (d *DB) InTxSyncLater(ctx context.Context, fn func(*Tx) error) error {
-	if d.Engine != SQLite {
-		return errors.New("db: InTxSyncLater is for SQLite")
+	if d.Engine == Postgres {
+		return d.InTx(ctx, func(tx *Tx) error {
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return fmt.Errorf("set synchronous_commit: %w", err)
+			}
+			return fn(tx)
+		})
 	}
 	var err error
 	for attempt := 0; attempt < maxRetries; attempt++ {
@@ -72,12 +82,21 @@ func (d *DB) runTxSyncLater(ctx context.Context, fn func(*Tx) error) (err error)
 	return d.runTx(ctx, conn, false, fn)
 }
 
-// SyncLog makes everything committed so far on SQLite durable: one fsync of the log file
-// (fsync is per file, so it covers frames written through any descriptor). It is safe
-// for concurrent use; callers usually have one goroutine gather waiting batches per call.
+// SyncLog makes everything committed so far durable. SQLite: one fsync of the log file
+// (fsync is per file, so it covers frames written through any descriptor). PostgreSQL: a
+// transaction that takes a transaction id and commits with the session's
+// synchronous_commit (on by default), whose COMMIT waits until the log is flushed past
+// its commit record. It is safe for concurrent use; callers usually have one goroutine
+// gather waiting batches per call.
 func (d *DB) SyncLog() error {
-	if d.Engine != SQLite {
-		return nil
+	if d.Engine == Postgres {
+		return d.InTx(context.Background(), func(tx *Tx) error {
+			_, err := tx.ExecContext(context.Background(), `SELECT txid_current()`)
+			if err != nil {
+				return fmt.Errorf("sync log: %w", err)
+			}
+			return nil
+		})
 	}
 	d.logMu.Lock()
 	defer d.logMu.Unlock()

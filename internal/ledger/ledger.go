@@ -144,7 +144,7 @@ type Ledger struct {
 	tail    tail
 	pending []*mergeJob
 
-	// syncCh (SQLite) takes committed batches to the syncer, which answers their calls
+	// syncCh takes committed batches to the syncer, which answers their calls
 	// once the log is on disk (see syncer).
 	syncCh   chan []*call
 	syncDone chan struct{}
@@ -256,10 +256,10 @@ func (l *Ledger) Start(ctx context.Context) error {
 		l.mergeCh = make(chan *mergeJob, 1)
 		l.mergerDone = make(chan struct{})
 		go l.merger()
-		l.syncCh = make(chan []*call, syncQueue)
-		l.syncDone = make(chan struct{})
-		go l.syncer()
 	}
+	l.syncCh = make(chan []*call, syncQueue)
+	l.syncDone = make(chan struct{})
+	go l.syncer()
 	l.started = true
 	go l.loop()
 	if l.opts.SweepEvery > 0 {
@@ -440,10 +440,11 @@ func (l *Ledger) loop() {
 // syncQueue bounds committed batches waiting for the syncer; past it the committer waits.
 const syncQueue = 64
 
-// syncer answers committed batches once their log frames are on disk (SQLite). The
-// committer commits with synchronous=NORMAL (db.InTxSyncLater) and goes on with the next
-// batch while this goroutine runs one fsync for every batch committed meanwhile: the
-// fsync, most of a batch's time at large batches, no longer stalls the one writer. A
+// syncer answers committed batches once their log records are on disk. The committer
+// commits without waiting for the flush (db.InTxSyncLater: synchronous=NORMAL on SQLite,
+// synchronous_commit off on PostgreSQL) and goes on with the next batch while this
+// goroutine runs one flush (db.SyncLog) for every batch committed meanwhile: the fsync,
+// most of a batch's time at large batches, no longer stalls the committer. A
 // failed fsync leaves durability unknown: those calls get the error (resubmitting the
 // same ids tells their outcome), and so does every later one.
 func (l *Ledger) syncer() {

@@ -13,11 +13,17 @@ import (
 	"okpay/internal/db/dbtest"
 )
 
-// On SQLite the committer commits without waiting for the disk and the syncer answers
-// after the fsync: no call may be answered before the log holding it was synced, and a
-// failed fsync must reach the callers instead of an OK.
-func TestSQLiteAnswersOnlyAfterTheLogIsSynced(t *testing.T) {
-	d := dbtest.Open(t, db.SQLite, dbtest.NewClock())
+// The committer commits without waiting for the disk and the syncer answers after the
+// flush: no call may be answered before the log holding it was synced, and a failed
+// flush must reach the callers instead of an OK.
+func TestAnswersOnlyAfterTheLogIsSynced(t *testing.T) {
+	for _, engine := range []db.Engine{db.SQLite, db.Postgres} {
+		t.Run(string(engine), func(t *testing.T) { testAnswersAfterSync(t, engine) })
+	}
+}
+
+func testAnswersAfterSync(t *testing.T, engine db.Engine) {
+	d := dbtest.Open(t, engine, dbtest.NewClock())
 	var syncing, synced atomic.Int64
 	var fail atomic.Bool
 	orig := syncLog
@@ -67,5 +73,12 @@ func TestSQLiteAnswersOnlyAfterTheLogIsSynced(t *testing.T) {
 	}
 	if syncing.Load() < 6 {
 		t.Fatalf("only %d fsyncs for 7 calls", syncing.Load())
+	}
+	if engine == db.Postgres {
+		// The committer's SET LOCAL must not leak into the pool's sessions.
+		var v string
+		if err := d.W.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil || v != "on" {
+			t.Fatalf("pool session synchronous_commit = %q, %v", v, err)
+		}
 	}
 }
