@@ -182,32 +182,25 @@ func PrepareNotify(userID string, kind InboxKind, m InboxMessage, atMicros int64
 }
 
 // inboxChunk bounds the rows of one INSERT (11 parameters each).
-const inboxChunk = 200
+const inboxChunk = 64
 
 // InsertInbox writes prepared notifications inside tx. Errors: internal (database) only.
 func InsertInbox(ctx context.Context, tx *db.Tx, rows []InboxRow) error {
 	for len(rows) > 0 {
-		n := min(len(rows), inboxChunk)
+		n := chunk(len(rows), inboxChunk)
 		var q strings.Builder
 		q.WriteString(`INSERT INTO inbox (id, user_id, kind, text_key, params, title_en, title_zh, body_en, body_zh, link, created_at)
 		VALUES `)
 		args := make([]any, 0, n*11)
+		p := placeholders(tx)
 		for i, r := range rows[:n] {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			o := i * 11
-			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
-				o+1, o+2, o+3, o+4, o+5, o+6, o+7, o+8, o+9, o+10, o+11)
+			fmt.Fprintf(&q, "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", p(), p(), p(), p(), p(), p(), p(), p(), p(), p(), p())
 			args = append(args, r.ID, r.userID, r.kind, r.key, r.params, r.title.En, r.title.Zh, r.body.En, r.body.Zh, r.link, r.atMicros)
 		}
-		var err error
-		if n == 1 {
-			_, err = tx.ExecCached(ctx, q.String(), args...)
-		} else {
-			_, err = tx.ExecContext(ctx, q.String(), args...)
-		}
-		if err != nil {
+		if _, err := tx.ExecCached(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("notify %s: %w", rows[0].kind, err)
 		}
 		rows = rows[n:]

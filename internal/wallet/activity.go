@@ -187,40 +187,63 @@ func insertActivity(ctx context.Context, tx *db.Tx, n newActivity) (*Activity, e
 // insertActivities records ns with one statement for the rows and one for their search
 // terms (a payment's two sides).
 func insertActivities(ctx context.Context, tx *db.Tx, ns ...newActivity) ([]*Activity, error) {
-	now := tx.NowMicros()
+	rows := make([]activityRow, len(ns))
 	out := make([]*Activity, len(ns))
-	args := make([]any, 0, len(ns)*20)
-	var q strings.Builder
-	q.WriteString(`INSERT INTO wallet_activity (` + activityCols + `) VALUES `)
-	var ts []termRow
 	for i, n := range ns {
-		tl := []Step{{Status: n.status, At: tx.Now, Code: n.failureCode, Note: n.note}}
-		tlj, _ := json.Marshal(tl)
-		a := &Activity{ID: n.id.String(), UserID: n.userID, RefNo: refNo(n.id, tx.Now), Type: n.typ, Status: n.status, Direction: n.direction,
-			Asset: n.asset, AmountMinor: n.amount, FeeMinor: n.fee, Category: n.category, CounterpartyID: n.counterpartyID,
-			Counterparty: n.cpty, Memo: n.memo, SourceKind: n.sourceKind, SourceID: n.sourceID, FailureCode: n.failureCode,
-			Confirmations: n.confirmations, ConfirmationsNeeded: n.confNeeded, Timeline: tl, CreatedAt: tx.Now, UpdatedAt: tx.Now}
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		o := i * 20
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 0, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
-			o+1, o+2, o+3, o+4, o+5, o+6, o+7, o+8, o+9, o+10, o+11, o+12, o+13, o+14, o+15, o+16, o+17, o+18, o+19, o+20, o+20)
-		args = append(args, a.ID, a.UserID, a.RefNo, a.Type, a.Status, a.Direction, a.Asset, a.AmountMinor, a.FeeMinor, a.Category, a.CounterpartyID,
-			a.Counterparty, a.Memo, a.SourceKind, a.SourceID, a.FailureCode, a.Confirmations, a.ConfirmationsNeeded, string(tlj), now)
-		for _, t := range terms(a.Counterparty + " " + a.Memo) {
-			ts = append(ts, termRow{a.UserID, t, a.ID})
-		}
-		a.fill()
-		out[i] = a
+		rows[i] = makeActivity(n, tx.Now)
+		out[i] = rows[i].a
 	}
-	if _, err := tx.ExecCached(ctx, q.String(), args...); err != nil {
-		return nil, fmt.Errorf("record activity: %w", err)
-	}
-	if err := insertTerms(ctx, tx, now, ts); err != nil {
+	if err := writeActivities(ctx, tx, rows); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// activityRow is a new activity record with what its insert needs besides the record.
+type activityRow struct {
+	a        *Activity
+	timeline string // JSON
+	atMicros int64  // created_at and updated_at
+}
+
+// makeActivity makes n's record as created at now: its receipt number, a timeline of one
+// step, formatted amounts.
+func makeActivity(n newActivity, now time.Time) activityRow {
+	tl := []Step{{Status: n.status, At: now, Code: n.failureCode, Note: n.note}}
+	tlj, _ := json.Marshal(tl)
+	a := &Activity{ID: n.id.String(), UserID: n.userID, RefNo: refNo(n.id, now), Type: n.typ, Status: n.status, Direction: n.direction,
+		Asset: n.asset, AmountMinor: n.amount, FeeMinor: n.fee, Category: n.category, CounterpartyID: n.counterpartyID,
+		Counterparty: n.cpty, Memo: n.memo, SourceKind: n.sourceKind, SourceID: n.sourceID, FailureCode: n.failureCode,
+		Confirmations: n.confirmations, ConfirmationsNeeded: n.confNeeded, Timeline: tl, CreatedAt: now, UpdatedAt: now}
+	a.fill()
+	return activityRow{a: a, timeline: string(tlj), atMicros: now.UnixMicro()}
+}
+
+// activityChunk bounds the records of one INSERT (22 parameters each).
+const activityChunk = 64
+
+// writeActivities inserts rows and their search terms: one statement each for a payment's
+// two sides, a few for a feed batch.
+func writeActivities(ctx context.Context, tx *db.Tx, rows []activityRow) error {
+	var ts []termRow
+	for len(rows) > 0 {
+		n := chunk(len(rows), activityChunk)
+		b := newBulk(tx, `INSERT INTO wallet_activity (`+activityCols+`) VALUES `, n*21)
+		for _, r := range rows[:n] {
+			a := r.a
+			b.row(a.ID, a.UserID, a.RefNo, a.Type, a.Status, a.Direction, a.Asset, a.AmountMinor, a.FeeMinor, sqlLit("0"), a.Category,
+				a.CounterpartyID, a.Counterparty, a.Memo, a.SourceKind, a.SourceID, a.FailureCode, a.Confirmations, a.ConfirmationsNeeded,
+				r.timeline, r.atMicros, r.atMicros)
+			for _, t := range terms(a.Counterparty + " " + a.Memo) {
+				ts = append(ts, termRow{a.UserID, t, a.ID, r.atMicros})
+			}
+		}
+		if _, err := tx.ExecCached(ctx, b.String(), b.args...); err != nil {
+			return fmt.Errorf("record activity: %w", err)
+		}
+		rows = rows[n:]
+	}
+	return insertTerms(ctx, tx, ts)
 }
 
 // activityUpdate changes an activity's status (appending to the timeline) and optionally
@@ -279,6 +302,9 @@ func getActivity(ctx context.Context, tx *db.Tx, id string) (*Activity, error) {
 //
 // Errors: not_found (unknown, or someone else's).
 func (s *Service) GetActivity(ctx context.Context, userID, idOrRef string) (*Activity, error) {
+	if err := s.Settle(ctx); err != nil {
+		return nil, err
+	}
 	var out *Activity
 	err := s.read(ctx, "get activity", func(tx *db.Tx) error {
 		a, err := scanActivity(tx.QueryRowContext(ctx, `SELECT `+activityCols+` FROM wallet_activity WHERE (id = $1 OR ref_no = $1) AND user_id = $2`, idOrRef, userID))
@@ -347,25 +373,26 @@ func isCJK(r rune) bool {
 }
 
 // termRow is one search term of one activity record.
-type termRow struct{ userID, term, activityID string }
+type termRow struct {
+	userID, term, activityID string
+	atMicros                 int64
+}
 
-func insertTerms(ctx context.Context, tx *db.Tx, at int64, ts []termRow) error {
-	if len(ts) == 0 {
-		return nil
-	}
-	args := make([]any, 0, len(ts)*4)
-	var b strings.Builder
-	b.WriteString(`INSERT INTO wallet_activity_terms (user_id, term, created_at, activity_id) VALUES `)
-	for i, t := range ts {
-		if i > 0 {
-			b.WriteString(", ")
+// termChunk bounds the terms of one INSERT (4 parameters each).
+const termChunk = 256
+
+func insertTerms(ctx context.Context, tx *db.Tx, ts []termRow) error {
+	for len(ts) > 0 {
+		n := chunk(len(ts), termChunk)
+		b := newBulk(tx, `INSERT INTO wallet_activity_terms (user_id, term, created_at, activity_id) VALUES `, n*4)
+		for _, t := range ts[:n] {
+			b.row(t.userID, t.term, t.atMicros, t.activityID)
 		}
-		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", i*4+1, i*4+2, i*4+3, i*4+4)
-		args = append(args, t.userID, t.term, at, t.activityID)
-	}
-	b.WriteString(` ON CONFLICT DO NOTHING`)
-	if _, err := tx.ExecCached(ctx, b.String(), args...); err != nil {
-		return fmt.Errorf("index activity text: %w", err)
+		b.q.WriteString(` ON CONFLICT DO NOTHING`)
+		if _, err := tx.ExecCached(ctx, b.String(), b.args...); err != nil {
+			return fmt.Errorf("index activity text: %w", err)
+		}
+		ts = ts[n:]
 	}
 	return nil
 }

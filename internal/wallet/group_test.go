@@ -67,6 +67,11 @@ func TestGroupCommitOutcomes(t *testing.T) {
 		if total != n*100_00 || e.available(poor.ID, "CNY") != 0 {
 			t.Fatalf("money created or lost: %d", total)
 		}
+		// The records are derived from the payment feed: written by the time any read
+		// through the wallet returns; this raw count settles first, as such a read does.
+		if err := e.w.Settle(e.ctx); err != nil {
+			t.Fatal(err)
+		}
 		var acts int
 		if err := e.d.R.QueryRow(`SELECT COUNT(*) FROM wallet_activity WHERE type IN ('transfer_in', 'transfer_out')`).Scan(&acts); err != nil || acts != 320 {
 			t.Fatalf("activity rows %d %v", acts, err)

@@ -335,6 +335,9 @@ func (s *Service) ListActivity(ctx context.Context, userID string, f Filter, cur
 	if err != nil {
 		return nil, err
 	}
+	if err := s.Settle(ctx); err != nil {
+		return nil, err
+	}
 	q, args := c.query(s.d.Engine, activityColsA, userID, pos, limit+1)
 	page := &ActivityPage{Items: []Activity{}}
 	err = s.read(ctx, "list activity", func(tx *db.Tx) error {
@@ -426,6 +429,9 @@ func (s *Service) Analyze(ctx context.Context, userID, asset string, from, to ti
 		return nil, invalid("to", FieldFilterInvalid)
 	}
 	out := &Analysis{Asset: asset, From: f.UTC(), To: t.UTC(), Months: []MonthSummary{}, Categories: []CategorySummary{}, TopCounterparties: []CounterpartySummary{}}
+	if err := s.Settle(ctx); err != nil {
+		return nil, err
+	}
 	done := []string{StatusCompleted, StatusRefunded, StatusPartiallyRefunded}
 	total := map[string]*CategorySummary{}
 	err := s.read(ctx, "analyze", func(tx *db.Tx) error {

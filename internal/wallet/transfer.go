@@ -92,7 +92,10 @@ func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Activity, er
 			return err
 		}
 		if replay {
-			out, err = getActivity(ctx, tx, replayID)
+			// The first call's records may still be in the payment feed.
+			if err = s.expandInTx(ctx, tx); err == nil {
+				out, err = getActivity(ctx, tx, replayID)
+			}
 		} else {
 			var sender, rcpt *person
 			if sender, err = loadPerson(ctx, tx, in.SenderID); err != nil {
@@ -103,7 +106,7 @@ func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Activity, er
 			}
 			m := movement{op: op, from: sender, to: rcpt, asset: asset.Code, amount: amount, memo: in.Memo,
 				code: TrP2P, outType: TypeTransferOut, inType: TypeTransferIn, category: CatTransfers,
-				sourceKind: "transfer", sourceID: op.String(), sessionID: in.SessionID}
+				sourceKind: "transfer", sourceID: op.String(), sessionID: in.SessionID, feed: true}
 			out, opened, err = s.pay(ctx, tx, m)
 		}
 		if err != nil || in.Guard == nil {
@@ -115,6 +118,9 @@ func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Activity, er
 		return nil, err
 	}
 	s.markKnown(opened...)
+	if opened != nil {
+		s.logged()
+	}
 	return out, nil
 }
 
@@ -135,6 +141,9 @@ type movement struct {
 	sessionID        string
 	fromName, toName string // shown instead of the masked email (merchant names)
 	skipNotify       bool
+	// feed logs the records and the mail to the payment feed (feed.go) instead of writing
+	// them: for movements whose records nothing updates later (transfers).
+	feed bool
 }
 
 // pay runs the checks and the money movement of m inside tx, and records both sides'
@@ -170,20 +179,37 @@ func (s *Service) pay(ctx context.Context, tx *db.Tx, m movement) (*Activity, []
 	if inCat == "" {
 		inCat = m.category
 	}
-	acts, err := insertActivities(ctx, tx,
-		newActivity{id: derive(m.op.String(), "out"), userID: m.from.ID, typ: m.outType, status: StatusCompleted,
-			direction: -1, asset: m.asset, amount: m.amount, category: m.category, counterpartyID: m.to.ID, cpty: toName, memo: m.memo,
-			sourceKind: m.sourceKind, sourceID: m.sourceID},
-		newActivity{id: derive(m.op.String(), "in"), userID: m.to.ID, typ: m.inType, status: StatusCompleted,
-			direction: 1, asset: m.asset, amount: m.amount, category: inCat, counterpartyID: m.from.ID, cpty: fromName, memo: m.memo,
-			sourceKind: m.sourceKind, sourceID: m.sourceID})
-	if err != nil {
-		return nil, nil, err
-	}
-	out := acts[0]
-	if s.cfg.NotifyPaymentReceived && !m.skipNotify {
-		if err := s.mailPaymentReceived(ctx, tx, m.to, fromName, formatMinor(m.amount, m.asset), m.memo); err != nil {
+	var out *Activity
+	notifyTo := s.cfg.NotifyPaymentReceived && !m.skipNotify
+	if m.feed {
+		// Logged for the feed (feed.go): one narrow row now, the records and the mail
+		// in a batch shortly after. out is the payer's record as the feed will write it.
+		p := &feedPay{At: tx.Now, Op: m.op.String(), From: m.from.ID, To: m.to.ID, FromName: fromName, ToName: toName,
+			Asset: m.asset, Amount: m.amount, Memo: m.memo, OutType: m.outType, InType: m.inType, OutCat: m.category, InCat: inCat,
+			SrcKind: m.sourceKind, SrcID: m.sourceID}
+		if notifyTo {
+			p.Mail = &feedMail{Email: m.to.Email, Lang: m.to.Lang}
+		}
+		if err := appendFeed(ctx, tx, p); err != nil {
 			return nil, nil, err
+		}
+		out = makeActivity(p.sides()[0], tx.Now).a
+	} else {
+		acts, err := insertActivities(ctx, tx,
+			newActivity{id: derive(m.op.String(), "out"), userID: m.from.ID, typ: m.outType, status: StatusCompleted,
+				direction: -1, asset: m.asset, amount: m.amount, category: m.category, counterpartyID: m.to.ID, cpty: toName, memo: m.memo,
+				sourceKind: m.sourceKind, sourceID: m.sourceID},
+			newActivity{id: derive(m.op.String(), "in"), userID: m.to.ID, typ: m.inType, status: StatusCompleted,
+				direction: 1, asset: m.asset, amount: m.amount, category: inCat, counterpartyID: m.from.ID, cpty: fromName, memo: m.memo,
+				sourceKind: m.sourceKind, sourceID: m.sourceID})
+		if err != nil {
+			return nil, nil, err
+		}
+		out = acts[0]
+		if notifyTo {
+			if err := s.mailPaymentReceived(ctx, tx, m.to, fromName, formatMinor(m.amount, m.asset), m.memo); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	if err := s.useLimitAt(ctx, tx, m.from.ID, m.from.Level, FlowSend, m.asset, m.amount); err != nil {
@@ -212,28 +238,56 @@ var inboxKinds = map[string]notify.InboxKind{
 // mail writes one email to the outbox in tx, in the recipient's language, and for the
 // kinds in inboxKinds a notification in both languages.
 func (s *Service) mail(ctx context.Context, tx *db.Tx, p *person, kind string, subject, body [2]string) error {
-	if ik, ok := inboxKinds[kind]; ok && p.ID != "" {
-		m := notify.InboxMessage{Title: apperr.Text{En: subject[0], Zh: subject[1]}, Body: apperr.Text{En: body[0], Zh: body[1]}, Link: "/activity"}
-		if _, err := notify.Notify(ctx, tx, p.ID, ik, m); err != nil {
+	in, em := renderMail(p, kind, subject, body)
+	if in != nil {
+		if _, err := notify.Notify(ctx, tx, p.ID, in.kind, in.msg); err != nil {
 			return fmt.Errorf("inbox %s: %w", kind, err)
 		}
 	}
+	if em != nil {
+		if _, err := notify.EnqueueEmail(ctx, tx, *em); err != nil {
+			return fmt.Errorf("queue %s email: %w", kind, err)
+		}
+	}
+	return nil
+}
+
+// inboxMsg is a notification to write.
+type inboxMsg struct {
+	kind notify.InboxKind
+	msg  notify.InboxMessage
+}
+
+// renderMail makes what mail writes for p: the notification (nil when kind has none) and
+// the email (nil when p has no address).
+func renderMail(p *person, kind string, subject, body [2]string) (*inboxMsg, *notify.Email) {
+	var in *inboxMsg
+	if ik, ok := inboxKinds[kind]; ok && p.ID != "" {
+		in = &inboxMsg{kind: ik, msg: notify.InboxMessage{Title: apperr.Text{En: subject[0], Zh: subject[1]}, Body: apperr.Text{En: body[0], Zh: body[1]}, Link: "/activity"}}
+	}
 	if p.Email == "" {
-		return nil
+		return in, nil
 	}
 	i := 0
 	lang := identity.LangEn
 	if strings.HasPrefix(strings.ToLower(p.Lang), "zh") {
 		i, lang = 1, identity.LangZh
 	}
-	_, err := notify.EnqueueEmail(ctx, tx, notify.Email{To: p.Email, Lang: lang, Subject: subject[i], Text: body[i], UserID: p.ID, Kind: kind})
-	if err != nil {
-		return fmt.Errorf("queue %s email: %w", kind, err)
-	}
-	return nil
+	return in, &notify.Email{To: p.Email, Lang: lang, Subject: subject[i], Text: body[i], UserID: p.ID, Kind: kind}
 }
 
 func (s *Service) mailPaymentReceived(ctx context.Context, tx *db.Tx, to *person, from, amount, memo string) error {
+	subject, body := paymentReceivedText(from, amount, memo)
+	return s.mail(ctx, tx, to, "payment_received", subject, body)
+}
+
+// paymentReceivedMail is what mailPaymentReceived writes (the feed writes it later).
+func paymentReceivedMail(to *person, from, amount, memo string) (*inboxMsg, *notify.Email) {
+	subject, body := paymentReceivedText(from, amount, memo)
+	return renderMail(to, "payment_received", subject, body)
+}
+
+func paymentReceivedText(from, amount, memo string) (subject, body [2]string) {
 	en := fmt.Sprintf("You received %s from %s.", amount, from)
 	zh := fmt.Sprintf("您收到来自 %s 的 %s。", from, amount)
 	if memo != "" {
@@ -242,5 +296,5 @@ func (s *Service) mailPaymentReceived(ctx context.Context, tx *db.Tx, to *person
 	}
 	en += "\n\nThe money is in your OKPay wallet now."
 	zh += "\n\n款项已存入您的 OKPay 钱包。"
-	return s.mail(ctx, tx, to, "payment_received", [2]string{"Payment received: " + amount, "收款到账：" + amount}, [2]string{en, zh})
+	return [2]string{"Payment received: " + amount, "收款到账：" + amount}, [2]string{en, zh}
 }

@@ -39,6 +39,7 @@ import (
 	"okpay/internal/identity"
 	"okpay/internal/ledger"
 	"okpay/internal/money"
+	"okpay/internal/notify"
 	"okpay/internal/rail"
 )
 
@@ -189,6 +190,9 @@ type Service struct {
 
 	// group commits concurrent transfers together (SQLite only; see group.go).
 	group *groupCommit
+
+	// feed is the payment feed's state (feed.go).
+	feed feed
 }
 
 // New returns the wallet over a migrated database, a started ledger and identity. rail
@@ -211,6 +215,9 @@ func New(d *db.DB, l *ledger.Ledger, id *identity.Service, rl rail.Rail, cfg Con
 	if d.Engine == db.SQLite {
 		s.group = &groupCommit{d: d, log: cfg.Logger}
 	}
+	// Payments an earlier run logged but did not expand are owed until the first settle.
+	s.feed.appended.Store(1)
+	notify.RegisterSettler(d, s.settle)
 	if rl != nil {
 		if len(cfg.SecretKey) != 32 {
 			return nil, errors.New("wallet: a rail needs Config.SecretKey (32 bytes) to seal card tokens")
