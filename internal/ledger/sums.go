@@ -47,6 +47,10 @@ import (
 type sumState struct {
 	wmu   sync.Mutex
 	owner atomic.Pointer[txSums] // the transaction holding wmu
+	// ownerTx is owner's transaction, compared by other transactions without wmu: the
+	// txSums behind owner is reused once its transaction ends, so its fields may only be
+	// read by the transaction that owns it.
+	ownerTx atomic.Pointer[db.Tx]
 
 	// mu guards live against readers; it is written only by holders of wmu.
 	mu   sync.RWMutex
@@ -109,8 +113,8 @@ const maxLiveAccounts = 1 << 20
 // connection committed since our last transaction, recovers the rows first.
 func (l *Ledger) acquire(ctx context.Context, tx *db.Tx) (*txSums, error) {
 	s := l.sums
-	if ts := s.owner.Load(); ts != nil && ts.tx == tx {
-		return ts, nil
+	if s.ownerTx.Load() == tx {
+		return s.owner.Load(), nil
 	}
 	s.wmu.Lock()
 	ts := s.spare
@@ -120,10 +124,12 @@ func (l *Ledger) acquire(ctx context.Context, tx *db.Tx) (*txSums, error) {
 	s.spare = nil
 	ts.tx, ts.newHead, ts.newFlushed = tx, -1, -1
 	s.owner.Store(ts)
+	s.ownerTx.Store(tx)
 	tx.OnEnd(func(committed bool) {
 		if committed {
 			s.publish(ts)
 		}
+		s.ownerTx.Store(nil)
 		s.owner.Store(nil)
 		ts.reset()
 		s.spare = ts
