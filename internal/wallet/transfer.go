@@ -154,12 +154,17 @@ func (s *Service) pay(ctx context.Context, tx *db.Tx, m movement) (*Activity, []
 		return nil, nil, apperr.New(CodeCannotPaySelf)
 	}
 	// Restrictions are read in this transaction, so a freeze committed before it is seen
-	// and one committed after it is ordered after the payment.
-	if err := s.id.CanSend(ctx, tx, m.from.ID); err != nil {
+	// and one committed after it is ordered after the payment. Both people were read in
+	// it too (loadPerson, findRecipient): identity checks both sides in one statement.
+	send, receive, err := s.id.CheckTransfer(ctx, tx, m.from.ID, m.from.EmailVerifiedAt > 0, m.to.ID)
+	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.canReceive(ctx, tx, m.to.ID); err != nil {
-		return nil, nil, err
+	if send != nil {
+		return nil, nil, send
+	}
+	if receive != nil {
+		return nil, nil, apperr.New(CodeRecipientCannotReceive).Wrap(receive)
 	}
 	if err := s.needStepUp(ctx, tx, m.sessionID, m.asset, m.amount); err != nil {
 		return nil, nil, err
