@@ -207,16 +207,22 @@ const maxRetries = 5
 // and deadlocks (PostgreSQL) and SQLITE_BUSY are retried a bounded number of times with the
 // whole of fn, so fn must not have effects outside the transaction.
 func (d *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	return d.retry(ctx, func() error { return d.runTx(ctx, d.W, false, fn) })
+}
+
+// retry runs attempt until it succeeds, fails for a reason other than losing a race, or
+// maxRetries attempts have been made.
+func (d *DB) retry(ctx context.Context, attempt func() error) error {
 	var err error
-	for attempt := 0; attempt < maxRetries; attempt++ {
-		err = d.runTx(ctx, d.W, false, fn)
+	for i := 0; i < maxRetries; i++ {
+		err = attempt()
 		if err == nil || !d.retryable(err) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		case <-time.After(time.Duration(i+1) * 5 * time.Millisecond):
 		}
 	}
 	return err

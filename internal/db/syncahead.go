@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"time"
 )
 
 // Commit now, fsync next to the following transaction (SQLite).
@@ -46,19 +45,7 @@ func (d *DB) InTxSyncLater(ctx context.Context, fn func(*Tx) error) error {
 			return fn(tx)
 		})
 	}
-	var err error
-	for attempt := 0; attempt < maxRetries; attempt++ {
-		err = d.runTxSyncLater(ctx, fn)
-		if err == nil || !d.retryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
-		}
-	}
-	return err
+	return d.retry(ctx, func() error { return d.runTxSyncLater(ctx, fn) })
 }
 
 func (d *DB) runTxSyncLater(ctx context.Context, fn func(*Tx) error) (err error) {
