@@ -533,8 +533,8 @@ func (l *Ledger) commit(calls []*call, n int) {
 			return l.flush(ctx, tx, ts, nil, l.sums.flushCount(len(b.inserts)), false, b.firstSeq+int64(len(b.inserts))-1)
 		})
 		if err == nil {
-			l.unmerged += len(b.inserts)
 			if !l.st.pg {
+				l.unmerged += len(b.inserts)
 				l.recordTail(b)
 				if len(b.inserts) > 0 {
 					l.lastSeq = b.firstSeq + int64(len(b.inserts)) - 1
