@@ -41,8 +41,12 @@ const feedBatch = 1000
 // feedDeleteChunk bounds the feed rows one DELETE takes.
 const feedDeleteChunk = 256
 
-// feedDelay lets a background expansion gather the payments committed around it.
-const feedDelay = 2 * time.Millisecond
+// feedDelay lets a background expansion gather the payments committed around it: larger
+// batches share more index pages per commit. Reads do not wait for it (they settle).
+// Measured on the API bench (SQLite, 64 connections): 50 ms gave 921, 710, 730
+// transfers/s against 806, 635 at 2 ms and 634 at 200 ms (whose longer writer turns
+// also raised p99).
+const feedDelay = 50 * time.Millisecond
 
 // feedPay is one payment as logged: what its two activity records and the recipient's
 // mail are made of.
@@ -136,9 +140,10 @@ func (s *Service) expandLoop() {
 	for {
 		time.Sleep(feedDelay)
 		err := s.drain(ctx)
-		if err != nil {
-			// The rows stay in the feed, owed: the next payment or read tries again.
-			s.cfg.Logger.Error("wallet: expand payment feed", "err", err)
+		// The rows stay in the feed, owed: the next payment, read or start expands them.
+		// A database closed at shutdown is no news (database/sql's error is unexported).
+		if err != nil && !strings.Contains(err.Error(), "sql: database is closed") {
+			s.cfg.Logger.Error("wallet: expand payment feed; the rows stay in the feed", "err", err)
 		}
 		f.mu.Lock()
 		if !f.again || err != nil {
