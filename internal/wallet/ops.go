@@ -205,4 +205,3 @@ func findRecipient(ctx context.Context, tx *db.Tx, to string) (*person, error) {
 	}
 	return &found[0], nil
 }
-
