@@ -62,10 +62,9 @@ func (a *API) checkoutRoutes() {
 		Summary:  "Customers: pay a checkout from the wallet (API keys need the payouts scope); then return to the merchant's return_url",
 		Response: wallet.Activity{},
 		Errors:   append([]string{apperr.CodeNotFound, wallet.CodeCheckoutAlreadyPaid, wallet.CodeCheckoutExpired, wallet.CodeCannotPaySelf}, moveErrors...),
-		Handler: a.money(identity.KeyScopePayouts, func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
-			act, err := a.wsvc().PayCheckout(r.Context(), wallet.PayCheckoutInput{PayerID: p.User.ID, SessionID: p.SessionID(), Key: idemKey(r),
-				Token: r.PathValue("token")})
-			replyStatus(w, r, http.StatusCreated, act, err)
+		Handler: a.moneyTx(identity.KeyScopePayouts, http.StatusCreated, func(w http.ResponseWriter, r *http.Request, p *authn.Principal, g wallet.Guard) (any, error) {
+			return a.wsvc().PayCheckout(r.Context(), wallet.PayCheckoutInput{PayerID: p.User.ID, SessionID: p.SessionID(), Key: idemKey(r),
+				Token: r.PathValue("token"), Guard: g})
 		})})
 }
 

@@ -69,10 +69,9 @@ func (a *API) requestRoutes() {
 		Summary: "Pay a payment request once (API keys need the payouts scope)", Response: wallet.Activity{},
 		Errors: append([]string{apperr.CodeNotFound, wallet.CodeRequestAlreadyPaid, wallet.CodeRequestExpired, wallet.CodeRequestCancelled,
 			wallet.CodeCannotPaySelf}, moveErrors...),
-		Handler: a.money(identity.KeyScopePayouts, func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
-			act, err := a.wsvc().PayRequest(r.Context(), wallet.PayRequestInput{PayerID: p.User.ID, SessionID: p.SessionID(), Key: idemKey(r),
-				Token: r.PathValue("token")})
-			replyStatus(w, r, http.StatusCreated, act, err)
+		Handler: a.moneyTx(identity.KeyScopePayouts, http.StatusCreated, func(w http.ResponseWriter, r *http.Request, p *authn.Principal, g wallet.Guard) (any, error) {
+			return a.wsvc().PayRequest(r.Context(), wallet.PayRequestInput{PayerID: p.User.ID, SessionID: p.SessionID(), Key: idemKey(r),
+				Token: r.PathValue("token"), Guard: g})
 		})})
 	rt.Handle(Route{Method: "POST", Path: "/payment-requests/{id}/cancel", ID: "cancelPaymentRequest", Tag: "payments", Auth: "either", Status: http.StatusNoContent,
 		Summary: "Stop one of your open requests from being paid",

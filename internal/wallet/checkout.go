@@ -1,6 +1,8 @@
 package wallet
 
 import (
+	"github.com/google/uuid"
+
 	"context"
 	"fmt"
 	"net/url"
@@ -262,6 +264,9 @@ type PayCheckoutInput struct {
 	SessionID string `json:"-"`
 	Key       string `json:"-"`
 	Token     string `json:"token"`
+	// Guard, when set, keeps the caller's Idempotency-Key record in the payment's
+	// transaction (see Guard); a replay by the guard returns (nil, nil).
+	Guard Guard `json:"-"`
 }
 
 // PayCheckout pays a merchant's checkout from the payer's wallet and returns the payer's
@@ -285,47 +290,17 @@ func (s *Service) PayCheckout(ctx context.Context, in PayCheckoutInput) (*Activi
 	var out *Activity
 	var known []string
 	err := s.inTx(ctx, "pay checkout", func(tx *db.Tx) error {
-		replayID, replay, err := beginOp(ctx, tx, op, in.PayerID, "pay_checkout", hash, derive(op.String(), "out").String())
-		if err != nil {
+		out, known = nil, nil
+		if in.Guard != nil {
+			if replay, err := in.Guard.Begin(ctx, tx); err != nil || replay {
+				return err
+			}
+		}
+		err := s.payCheckoutTx(ctx, tx, in, op, hash, &out, &known)
+		if err != nil || in.Guard == nil {
 			return err
 		}
-		if replay {
-			out, err = getActivity(ctx, tx, replayID)
-			return err
-		}
-		c, err := loadCheckout(ctx, tx, "c.token = $1", true, in.Token)
-		if err != nil {
-			return err
-		}
-		switch c.Status {
-		case CheckoutOpen:
-		case CheckoutExpired:
-			return apperr.New(CodeCheckoutExpired)
-		default:
-			return apperr.New(CodeCheckoutAlreadyPaid)
-		}
-		payer, err := loadPerson(ctx, tx, in.PayerID)
-		if err != nil {
-			return err
-		}
-		merchant, err := loadPerson(ctx, tx, c.MerchantID)
-		if err != nil {
-			return err
-		}
-		memo := c.Description
-		if memo == "" {
-			memo = c.OrderRef
-		}
-		out, _, err = s.pay(ctx, tx, movement{op: op, from: payer, to: merchant, asset: c.Asset, amount: c.AmountMinor, memo: memo,
-			code: TrPayment, outType: TypePayment, inType: TypePayment, category: c.Category, inCategory: "sales", sourceKind: "checkout",
-			sourceID: c.ID, sessionID: in.SessionID, toName: c.MerchantName, skipNotify: true})
-		if err != nil {
-			return err
-		}
-		known = []string{payer.ID, merchant.ID, c.Asset}
-		_, err = tx.ExecContext(ctx, `UPDATE wallet_checkouts SET status = $1, payer_id = $2, pay_op = $3, paid_at = $4, updated_at = $4 WHERE id = $5`,
-			CheckoutPaid, payer.ID, op.String(), tx.NowMicros(), c.ID)
-		return err
+		return in.Guard.Finish(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, err
@@ -334,6 +309,52 @@ func (s *Service) PayCheckout(ctx context.Context, in PayCheckoutInput) (*Activi
 		s.markKnown(WalletAccount(known[0], known[2]), WalletAccount(known[1], known[2]))
 	}
 	return out, nil
+}
+
+// payCheckoutTx is PayCheckout's transaction after the guard's claim: it sets *out (the
+// payer's record) and *known (payer, payee, asset) when the money moved.
+func (s *Service) payCheckoutTx(ctx context.Context, tx *db.Tx, in PayCheckoutInput, op uuid.UUID, hash string, out **Activity, known *[]string) error {
+	replayID, replay, err := beginOp(ctx, tx, op, in.PayerID, "pay_checkout", hash, derive(op.String(), "out").String())
+	if err != nil {
+		return err
+	}
+	if replay {
+		*out, err = getActivity(ctx, tx, replayID)
+		return err
+	}
+	c, err := loadCheckout(ctx, tx, "c.token = $1", true, in.Token)
+	if err != nil {
+		return err
+	}
+	switch c.Status {
+	case CheckoutOpen:
+	case CheckoutExpired:
+		return apperr.New(CodeCheckoutExpired)
+	default:
+		return apperr.New(CodeCheckoutAlreadyPaid)
+	}
+	payer, err := loadPerson(ctx, tx, in.PayerID)
+	if err != nil {
+		return err
+	}
+	merchant, err := loadPerson(ctx, tx, c.MerchantID)
+	if err != nil {
+		return err
+	}
+	memo := c.Description
+	if memo == "" {
+		memo = c.OrderRef
+	}
+	*out, _, err = s.pay(ctx, tx, movement{op: op, from: payer, to: merchant, asset: c.Asset, amount: c.AmountMinor, memo: memo,
+		code: TrPayment, outType: TypePayment, inType: TypePayment, category: c.Category, inCategory: "sales", sourceKind: "checkout",
+		sourceID: c.ID, sessionID: in.SessionID, toName: c.MerchantName, skipNotify: true})
+	if err != nil {
+		return err
+	}
+	*known = []string{payer.ID, merchant.ID, c.Asset}
+	_, err = tx.ExecContext(ctx, `UPDATE wallet_checkouts SET status = $1, payer_id = $2, pay_op = $3, paid_at = $4, updated_at = $4 WHERE id = $5`,
+		CheckoutPaid, payer.ID, op.String(), tx.NowMicros(), c.ID)
+	return err
 }
 
 // RefundInput refunds (part of) a paid checkout.

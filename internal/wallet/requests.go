@@ -1,6 +1,8 @@
 package wallet
 
 import (
+	"github.com/google/uuid"
+
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -224,6 +226,9 @@ type PayRequestInput struct {
 	SessionID string `json:"-"`
 	Key       string `json:"-"`
 	Token     string `json:"token"`
+	// Guard, when set, keeps the caller's Idempotency-Key record in the payment's
+	// transaction (see Guard); a replay by the guard returns (nil, nil).
+	Guard Guard `json:"-"`
 }
 
 // PayRequest pays a request once and returns the payer's activity record. The request is
@@ -247,52 +252,68 @@ func (s *Service) PayRequest(ctx context.Context, in PayRequestInput) (*Activity
 	op := opID(in.PayerID, in.Key)
 	hash := hashReq("pay_request", in.Token)
 	var out *Activity
-	var opened []string
+	var known []string
 	err := s.inTx(ctx, "pay request", func(tx *db.Tx) error {
-		replayID, replay, err := beginOp(ctx, tx, op, in.PayerID, "pay_request", hash, derive(op.String(), "out").String())
-		if err != nil {
+		out, known = nil, nil
+		if in.Guard != nil {
+			if replay, err := in.Guard.Begin(ctx, tx); err != nil || replay {
+				return err
+			}
+		}
+		err := s.payRequestTx(ctx, tx, in, op, hash, &out, &known)
+		if err != nil || in.Guard == nil {
 			return err
 		}
-		if replay {
-			out, err = getActivity(ctx, tx, replayID)
-			return err
-		}
-		p, err := loadRequest(ctx, tx, "r.token = $1", in.Token, true)
-		if err != nil {
-			return err
-		}
-		switch p.Status {
-		case RequestPaid:
-			return apperr.New(CodeRequestAlreadyPaid)
-		case RequestExpired:
-			return apperr.New(CodeRequestExpired)
-		case RequestCancelled:
-			return apperr.New(CodeRequestCancelled)
-		}
-		payer, err := loadPerson(ctx, tx, in.PayerID)
-		if err != nil {
-			return err
-		}
-		requester, err := loadPerson(ctx, tx, p.RequesterID)
-		if err != nil {
-			return err
-		}
-		out, _, err = s.pay(ctx, tx, movement{op: op, from: payer, to: requester, asset: p.Asset, amount: p.AmountMinor, memo: p.Memo,
-			code: TrRequest, outType: TypeTransferOut, inType: TypeTransferIn, category: CatTransfers, sourceKind: "request",
-			sourceID: p.ID, sessionID: in.SessionID})
-		if err != nil {
-			return err
-		}
-		opened = []string{payer.ID, requester.ID, p.Asset}
-		_, err = tx.ExecContext(ctx, `UPDATE wallet_requests SET status = $1, payer_id = $2, paid_at = $3 WHERE id = $4`,
-			RequestPaid, payer.ID, tx.NowMicros(), p.ID)
-		return err
+		return in.Guard.Finish(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(opened) == 3 {
-		s.markKnown(WalletAccount(opened[0], opened[2]), WalletAccount(opened[1], opened[2]))
+	if len(known) == 3 {
+		s.markKnown(WalletAccount(known[0], known[2]), WalletAccount(known[1], known[2]))
 	}
 	return out, nil
+}
+
+// payRequestTx is PayRequest's transaction after the guard's claim: it sets *out (the
+// payer's record) and *known (payer, payee, asset) when the money moved.
+func (s *Service) payRequestTx(ctx context.Context, tx *db.Tx, in PayRequestInput, op uuid.UUID, hash string, out **Activity, known *[]string) error {
+	replayID, replay, err := beginOp(ctx, tx, op, in.PayerID, "pay_request", hash, derive(op.String(), "out").String())
+	if err != nil {
+		return err
+	}
+	if replay {
+		*out, err = getActivity(ctx, tx, replayID)
+		return err
+	}
+	p, err := loadRequest(ctx, tx, "r.token = $1", in.Token, true)
+	if err != nil {
+		return err
+	}
+	switch p.Status {
+	case RequestPaid:
+		return apperr.New(CodeRequestAlreadyPaid)
+	case RequestExpired:
+		return apperr.New(CodeRequestExpired)
+	case RequestCancelled:
+		return apperr.New(CodeRequestCancelled)
+	}
+	payer, err := loadPerson(ctx, tx, in.PayerID)
+	if err != nil {
+		return err
+	}
+	requester, err := loadPerson(ctx, tx, p.RequesterID)
+	if err != nil {
+		return err
+	}
+	*out, _, err = s.pay(ctx, tx, movement{op: op, from: payer, to: requester, asset: p.Asset, amount: p.AmountMinor, memo: p.Memo,
+		code: TrRequest, outType: TypeTransferOut, inType: TypeTransferIn, category: CatTransfers, sourceKind: "request",
+		sourceID: p.ID, sessionID: in.SessionID})
+	if err != nil {
+		return err
+	}
+	*known = []string{payer.ID, requester.ID, p.Asset}
+	_, err = tx.ExecContext(ctx, `UPDATE wallet_requests SET status = $1, payer_id = $2, paid_at = $3 WHERE id = $4`,
+		RequestPaid, payer.ID, tx.NowMicros(), p.ID)
+	return err
 }
