@@ -183,6 +183,12 @@ func (w *Worker) runOnce(ctx context.Context) (nClaimed, sent int, err error) {
 	if err != nil {
 		return 0, 0, errors.Join(append(errs, err)...)
 	}
+	// The batch is delivered, then its outcomes are recorded in one transaction: one
+	// write per batch instead of one per message (at a payment's rate of mail, a commit
+	// and fsync per message took the database's single writer from the payments). A
+	// worker dying before the record sends the batch again after the lease, as one dying
+	// between a send and its record always did (delivery is at least once).
+	var done []outcome
 	for i, m := range msgs {
 		if ctx.Err() != nil {
 			// Stopping: hand back what was not tried so another node need not wait out
@@ -192,17 +198,22 @@ func (w *Worker) runOnce(ctx context.Context) (nClaimed, sent int, err error) {
 			}
 			break
 		}
-		serr := w.deliver(ctx, m)
-		ok, rerr := w.record(ctx, token, m, serr)
-		if rerr != nil {
-			errs = append(errs, rerr)
-			continue
-		}
-		if serr == nil && ok {
-			sent++
+		done = append(done, outcome{m: m, err: w.deliver(ctx, m)})
+	}
+	if len(done) > 0 {
+		n, err := w.record(ctx, token, done)
+		sent += n
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return len(msgs), sent, errors.Join(errs...)
+}
+
+// outcome is one delivery's result, to record.
+type outcome struct {
+	m   claimed
+	err error
 }
 
 // claim takes due messages for this worker in one transaction: it marks them "sending"
@@ -319,48 +330,60 @@ func (w *Worker) deliver(ctx context.Context, m claimed) (err error) {
 	return Permanent(fmt.Errorf("no sender for channel %q", m.channel))
 }
 
-// record writes the outcome of one delivery, only if this worker still holds the claim.
-// ok is false when the claim was lost (the lease ran out and another worker took it).
-func (w *Worker) record(ctx context.Context, token string, m claimed, sendErr error) (ok bool, err error) {
+// record writes the outcomes of deliveries in one transaction, each only if this worker
+// still holds its claim (a lost claim: the lease ran out and another worker took it). It
+// returns how many sent messages were recorded as sent.
+func (w *Worker) record(ctx context.Context, token string, done []outcome) (sent int, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	var n int64
-	var status string
+	held := make([]bool, len(done))
+	status := make([]string, len(done))
 	err = w.d.InTx(ctx, func(tx *db.Tx) error {
 		now := tx.NowMicros()
-		var res sql.Result
-		var err error
-		if sendErr == nil {
-			status = StatusSent
-			res, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', claim_token = NULL
-				WHERE id = $2 AND claim_token = $3 AND status = 'sending'`, now, m.id, token)
-		} else {
-			status, next := StatusFailed, now+w.backoff(m.attempts).Microseconds()
-			if IsPermanent(sendErr) || m.attempts >= w.cfg.MaxAttempts {
-				status, next = StatusDead, now
+		for i, o := range done {
+			var res sql.Result
+			var err error
+			if o.err == nil {
+				status[i] = StatusSent
+				res, err = tx.ExecCached(ctx, `UPDATE outbox SET status = 'sent', sent_at = $1, last_error = '', claim_token = NULL
+				WHERE id = $2 AND claim_token = $3 AND status = 'sending'`, now, o.m.id, token)
+			} else {
+				st, next := StatusFailed, now+w.backoff(o.m.attempts).Microseconds()
+				if IsPermanent(o.err) || o.m.attempts >= w.cfg.MaxAttempts {
+					st, next = StatusDead, now
+				}
+				status[i] = st
+				res, err = tx.ExecCached(ctx, `UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3, claim_token = NULL
+				WHERE id = $4 AND claim_token = $5 AND status = 'sending'`, st, next, truncate(o.err.Error(), maxLastErrorBytes), o.m.id, token)
 			}
-			res, err = tx.ExecContext(ctx, `UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3, claim_token = NULL
-				WHERE id = $4 AND claim_token = $5 AND status = 'sending'`, status, next, truncate(sendErr.Error(), maxLastErrorBytes), m.id, token)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			held[i] = n == 1
 		}
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
+		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("outbox: record result of %s: %w", m.id, err)
+		return 0, fmt.Errorf("outbox: record results of %d messages from %s: %w", len(done), done[0].m.id, err)
 	}
-	if n != 1 {
-		w.log.WarnContext(ctx, "outbox: claim expired before the result was recorded; another worker may send it again",
-			"id", m.id, "kind", m.kind, "attempt", m.attempts)
-		return false, nil
+	for i, o := range done {
+		if !held[i] {
+			w.log.WarnContext(ctx, "outbox: claim expired before the result was recorded; another worker may send it again",
+				"id", o.m.id, "kind", o.m.kind, "attempt", o.m.attempts)
+			continue
+		}
+		if o.err != nil {
+			w.log.WarnContext(ctx, "outbox: delivery failed", "id", o.m.id, "channel", o.m.channel, "kind", o.m.kind,
+				"attempt", o.m.attempts, "status", status[i], "err", o.err)
+			continue
+		}
+		sent++
 	}
-	if sendErr != nil {
-		w.log.WarnContext(ctx, "outbox: delivery failed", "id", m.id, "channel", m.channel, "kind", m.kind,
-			"attempt", m.attempts, "status", status, "err", sendErr)
-	}
-	return true, nil
+	return sent, nil
 }
 
 // release hands back claimed messages that were not tried, undoing their attempt.
