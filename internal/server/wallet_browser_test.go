@@ -102,7 +102,7 @@ func TestBrowserWalletJourney(t *testing.T) {
 	}
 	b.Screenshot("w08-activity-filtered-en")
 	click(t, b, "#export-link")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(b.Step)
 	for b.Eval(`document.getElementById("export-progress").dataset.rows || ""`) != "1" {
 		if time.Now().After(deadline) {
 			t.Fatalf("export progress: %q", b.Text("#export-progress"))
