@@ -295,10 +295,8 @@ func (l *Ledger) Close() error {
 		// so closing the queue lets the loop drain it and exit.
 		close(l.queue)
 		<-l.loopDone
-		if l.syncCh != nil {
-			close(l.syncCh)
-			<-l.syncDone
-		}
+		close(l.syncCh)
+		<-l.syncDone
 	}
 	var err error
 	if started && !l.st.pg {
@@ -464,9 +462,6 @@ const smallBatch = 32
 // awaitSync waits until the syncer has answered every batch handed to it, if any is
 // waiting, and reports whether it waited.
 func (l *Ledger) awaitSync() bool {
-	if l.syncCh == nil {
-		return false
-	}
 	select {
 	case <-l.syncIdle: // a stale signal from an earlier round
 	default:
@@ -541,11 +536,8 @@ func (l *Ledger) commit(calls []*call, n int) {
 		// attempt for them is cheaper than an index probe per transfer on SQLite and a
 		// round trip per batch on PostgreSQL.
 		opts := decideOpts{checkExisting: attempt > 0}
-		inTx := l.d.InTx
-		if l.syncCh != nil {
-			inTx = l.d.InTxSyncLater // answered after SyncLog, by the syncer
-		}
-		err = inTx(ctx, func(tx *db.Tx) error {
+		// Committed without waiting for the disk; the syncer answers after SyncLog.
+		err = l.d.InTxSyncLater(ctx, func(tx *db.Tx) error {
 			var ts *txSums
 			if l.sums != nil {
 				var err error
@@ -588,14 +580,8 @@ func (l *Ledger) commit(calls []*call, n int) {
 			l.stats.Batches++
 			l.stats.Transfers += int64(n)
 			l.stats.mu.Unlock()
-			if l.syncCh != nil {
-				l.syncPending.Add(1)
-				l.syncCh <- calls
-				return
-			}
-			for _, c := range calls {
-				close(c.done)
-			}
+			l.syncPending.Add(1)
+			l.syncCh <- calls
 			return
 		}
 		if !db.IsUniqueViolation(err) && !errors.Is(err, errRecheck) {
