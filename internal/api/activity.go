@@ -203,12 +203,6 @@ func ExportCSV(w http.ResponseWriter, r *http.Request, svc *wallet.Service, user
 		w.WriteHeader(http.StatusOK)
 		return cw.WriteHeader()
 	}
-	// The export reads the activity table directly: payments still in the wallet's feed
-	// are written first, so the file has every movement made before the download.
-	if err := svc.Settle(r.Context()); err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
 	n := 0
 	err := svc.ExportActivity(r.Context(), userID, f, func(row wallet.Row) error {
 		if !started {

@@ -89,6 +89,11 @@ const exportReaders = 2
 //
 // Errors: those of ListActivity's filter, fn's error, the context's error.
 func (s *Service) ExportActivity(ctx context.Context, userID string, f Filter, fn func(Row) error) error {
+	// The export reads the activity table directly: payments still in the feed are
+	// written first, so the file has every movement made before it was asked for.
+	if err := s.Settle(ctx); err != nil {
+		return err
+	}
 	return s.exportActivity(ctx, userID, f, exportChunk, fn)
 }
 

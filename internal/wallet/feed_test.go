@@ -76,7 +76,7 @@ func TestFeedAfterCrash(t *testing.T) {
 
 // Every read of what the feed derives sees a transfer as soon as its call returned, with
 // no background expansion at all: history, receipts, analysis, the inbox, the outbox
-// worker and the dev mailbox; and a replay of the call answers its record.
+// worker, the dev mailbox and the CSV export; and a replay of the call answers its record.
 func TestFeedReadYourWrites(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		e.w.feed.manual = true
@@ -107,15 +107,21 @@ func TestFeedReadYourWrites(t *testing.T) {
 			t.Fatalf("analysis: %v %+v", err, an)
 		}
 
+		out3x := send("r3x")
+		found := false
+		if err := e.w.ExportActivity(e.ctx, a.ID, Filter{}, func(r Row) error { found = found || r.RefNo == out3x.RefNo; return nil }); err != nil || !found {
+			t.Fatalf("export: %v; the transfer just made is in it: %v", err, found)
+		}
+
 		send("r4")
 		inbox := notify.NewInbox(e.d, nil)
-		if n, err := inbox.Unread(e.ctx, b.ID); err != nil || n != 4 {
+		if n, err := inbox.Unread(e.ctx, b.ID); err != nil || n != 5 {
 			t.Fatalf("unread: %v %d", err, n)
 		}
 
 		send("r5")
 		mail, err := notify.ListMail(e.ctx, e.d, b.Email, 10)
-		if err != nil || len(mail) != 5 || mail[0].Kind != "payment_received" {
+		if err != nil || len(mail) != 6 || mail[0].Kind != "payment_received" {
 			t.Fatalf("dev mailbox: %v %d", err, len(mail))
 		}
 
@@ -124,7 +130,7 @@ func TestFeedReadYourWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sent, err := wk.RunOnce(e.ctx); err != nil || sent != 6 {
+		if sent, err := wk.RunOnce(e.ctx); err != nil || sent != 7 {
 			t.Fatalf("worker: %v sent %d", err, sent)
 		}
 
@@ -133,13 +139,13 @@ func TestFeedReadYourWrites(t *testing.T) {
 		if again := send("r7"); again.ID != out7.ID || again.RefNo != out7.RefNo || again.AmountMinor != out7.AmountMinor {
 			t.Fatalf("replay %+v, first %+v", again, out7)
 		}
-		if got := e.available(a.ID, "CNY"); got != 93_00 {
+		if got := e.available(a.ID, "CNY"); got != 92_00 {
 			t.Fatalf("available %d", got)
 		}
 		if err := e.w.Settle(e.ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n := e.rawCount(`SELECT COUNT(*) FROM wallet_activity WHERE source_kind = 'transfer'`); n != 14 {
+		if n := e.rawCount(`SELECT COUNT(*) FROM wallet_activity WHERE source_kind = 'transfer'`); n != 16 {
 			t.Fatalf("records %d", n)
 		}
 		e.reconcile()
