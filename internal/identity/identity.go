@@ -179,6 +179,8 @@ type Service struct {
 	// dummyHash is verified against when an email is unknown, so a failed sign-in costs the
 	// same time whether or not the address is registered.
 	dummyHash string
+	// auth caches Authenticate's reads (authcache.go).
+	auth authCache
 }
 
 // New returns the service over an open, migrated database.
@@ -301,6 +303,9 @@ func (s *Service) link(path, token string) string {
 
 // inTx is db.InTx with a name for error context.
 func (s *Service) inTx(ctx context.Context, what string, fn func(*db.Tx) error) error {
+	// Whatever fn changed, cached sessions and users may no longer be what the database
+	// holds (authcache.go).
+	defer authChanged()
 	err := s.db.InTx(ctx, fn)
 	if err != nil {
 		if isCoded(err) {

@@ -356,24 +356,33 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Session, *Us
 	if token == "" {
 		return nil, nil, unauthenticated()
 	}
-	// One statement, outside a transaction (it sees one snapshot): the session and its
-	// user are read on every authenticated request.
 	now := s.db.Clock.Now().UnixMicro()
-	var sess sessionRow
-	var user userRow
-	err := s.db.ReadRowCached(ctx, sessionUserQuery, tokenHash(token)).Scan(append(sess.dests(), user.dests()...)...)
-	if db.IsNoRows(err) {
-		return nil, nil, unauthenticated()
+	hash := tokenHash(token)
+	e := s.auth.get(hash)
+	if e == nil {
+		// One statement, outside a transaction (it sees one snapshot): the session and its
+		// user are read on every request that misses the cache (authcache.go).
+		e = &authEntry{gen: authGen.Load(), at: time.Now()}
+		var user userRow
+		err := s.db.ReadRowCached(ctx, sessionUserQuery, hash).Scan(append(e.sess.dests(), user.dests()...)...)
+		if db.IsNoRows(err) {
+			return nil, nil, unauthenticated()
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("authenticate: %w", err)
+		}
+		e.sess.fill()
+		e.pub = user.public()
+		s.auth.put(hash, e)
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("authenticate: %w", err)
-	}
-	sess.fill()
+	sess := e.sess
 	if !sess.active(now, s.cfg.SessionIdle) {
 		return nil, nil, unauthenticated()
 	}
 	if now-sess.lastSeen >= touchEvery.Microseconds() {
-		err := s.inTx(ctx, "touch session", func(tx *db.Tx) error {
+		// Not through s.inTx: the touch changes nothing the cache holds but last-seen,
+		// which the entry takes over below, so it must not drop every cached session.
+		err := s.db.InTx(ctx, func(tx *db.Tx) error {
 			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND revoked_at = 0`, tx.NowMicros(), sess.ID); err != nil {
 				return err
 			}
@@ -381,12 +390,16 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Session, *Us
 			return err
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("touch session: %w", err)
 		}
+		sess.lastSeen = now
 		sess.LastSeenAt = db.Micros(now)
+		// Entries are never changed in place (readers hold them without a lock): the
+		// touched copy replaces it, unless a change dropped the cache meanwhile.
+		s.auth.put(hash, &authEntry{gen: e.gen, at: e.at, sess: sess, pub: e.pub})
 	}
 	sess.Current = true
-	pub := user.public()
+	pub := e.pub
 	return &sess.Session, &pub, nil
 }
 
