@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -72,7 +73,7 @@ func (s *store) prepareAll(ctx context.Context) error {
 	var qs []string
 	for _, n := range chunkSizes {
 		qs = append(qs, sqlSelectIn(accountCols, "ledger_accounts", n), sqlSelectIn(transferCols, "ledger_transfers", n),
-			sqlSelectIn(pendingCols, "ledger_pending", n), sqlInsertTransfers(n, false), sqlInsertTransfers(n, true), sqlInsertPendings(n), sqlUpdateAccounts(n))
+			sqlSelectIn(pendingCols, "ledger_pending", n), sqlInsertTransfers(n), sqlInsertPendings(n), sqlUpdateAccounts(n))
 	}
 	qs = append(qs, sqlUpdatePending, sqlLastSeq, sqlDataVersion, sqlSetFlushed)
 	s.mu.Lock()
@@ -117,17 +118,10 @@ func sqlSelectIn(cols, table string, n int) string {
 // sqlInsertTransfers (SQLite) leaves seq to SQLite: with the one writer and no
 // AUTOINCREMENT the rows get MAX(seq)+1, +2, … in VALUES order, which insertTransfers
 // checks. Naming seq made SQLite seek for every row (5 % of the committer's CPU); an
-// assigned rowid appends.
-// plain rows bind 9 columns and have NULL pending_id and 0 timeout_us as constants.
-func sqlInsertTransfers(n int, plain bool) string {
-	if plain {
-		return memoSQL(sqlKey{"insert-plain", "ledger_transfers", n}, func() string {
-			row := "(" + qmarks(9) + ", NULL, 0)"
-			return `INSERT INTO ledger_transfers (` + transferCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-		})
-	}
-	return memoSQL(sqlKey{"insert", "ledger_transfers", n}, func() string {
-		return `INSERT INTO ledger_transfers (` + transferCols + `) VALUES ` + valuesList(n, 11)
+// assigned rowid appends. Each row is (id, packTransfer's body).
+func sqlInsertTransfers(n int) string {
+	return memoSQL(sqlKey{"insert", "ledger_transfer_rows", n}, func() string {
+		return `INSERT INTO ledger_transfer_rows (id, body) VALUES ` + valuesList(n, 2)
 	})
 }
 
@@ -150,7 +144,7 @@ func sqlUpdateAccounts1(n int) string {
 
 // Per-batch one-liners, prepared once like the rest (parsing them cost ~1 µs per transfer).
 const (
-	sqlLastSeq     = `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers`
+	sqlLastSeq     = `SELECT COALESCE(MAX(seq), 0) FROM ledger_transfer_rows`
 	sqlDataVersion = `PRAGMA data_version`
 	sqlSetFlushed  = `UPDATE ledger_state SET flushed_seq = ? WHERE id = 1`
 )
@@ -526,41 +520,21 @@ func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer, 
 		return fmt.Errorf("read last seq: %w", err)
 	}
 	*firstSeq = top + 1
-	// Runs of plain transfers (no pending id, no timeout: nearly all of them) go through
-	// a statement with those two columns as constants: binding a parameter costs ~0.2 µs
-	// on the committer, NULL included. Runs keep the order, so seqs follow ts.
-	for lo := 0; lo < len(ts); {
-		plain := plainTransfer(ts[lo])
-		hi := lo + 1
-		for hi < len(ts) && plainTransfer(ts[hi]) == plain {
-			hi++
-		}
-		if err := s.insertRun(ctx, tx, ts[lo:hi], plain, top+int64(lo)); err != nil {
-			return err
-		}
-		lo = hi
-	}
-	return nil
-}
-
-func plainTransfer(t *Transfer) bool { return t.PendingID == uuid.Nil && t.Timeout == 0 }
-
-// insertRun inserts ts, all plain or none, after seq top.
-func (s *store) insertRun(ctx context.Context, tx *db.Tx, ts []*Transfer, plain bool, top int64) error {
-	cols := 11
-	if plain {
-		cols = 9
-	}
 	return forChunks(len(ts), func(lo, hi int) error {
-		args := make([]any, 0, (hi-lo)*cols)
+		// One body buffer per chunk, sliced per row: the driver copies each bound value
+		// anyway, so the rows need not own their bytes.
+		size := 0
 		for _, t := range ts[lo:hi] {
-			args = append(args, t.ID[:], t.DebitAccountID[:], t.CreditAccountID[:], t.CreatedAt.UnixMicro(), t.Amount,
-				t.Asset, t.Code, t.Ref, int64(t.Flags))
-			if !plain {
-				args = append(args, nullID(t.PendingID), t.Timeout.Microseconds())
-			}
+			size += packedSize(t)
 		}
-		st, err := s.stmt(ctx, tx, sqlInsertTransfers(hi-lo, plain))
+		buf := make([]byte, 0, size)
+		args := make([]any, 0, 2*(hi-lo))
+		for _, t := range ts[lo:hi] {
+			start := len(buf)
+			buf = packTransfer(buf, t)
+			args = append(args, t.ID[:], buf[start:len(buf):len(buf)])
+		}
+		st, err := s.stmt(ctx, tx, sqlInsertTransfers(hi-lo))
 		if err != nil {
 			return err
 		}
@@ -575,6 +549,40 @@ func (s *store) insertRun(ctx context.Context, tx *db.Tx, ts []*Transfer, plain 
 		}
 		return nil
 	})
+}
+
+// packedHead is the fixed part of a packed transfer (migration 0051 has the layout).
+const packedHead = 74
+
+func packedSize(t *Transfer) int {
+	n := packedHead + len(t.Asset) + len(t.Ref)
+	if t.PendingID != uuid.Nil {
+		n += 16
+	}
+	return n
+}
+
+// packTransfer appends t's fields (all but id) in the layout of migration 0051, which the
+// ledger_transfers view decodes: on SQLite a transfer is stored as (seq, id, body).
+func packTransfer(dst []byte, t *Transfer) []byte {
+	dst = append(dst, t.DebitAccountID[:]...)
+	dst = append(dst, t.CreditAccountID[:]...)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t.CreatedAt.UnixMicro()))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t.Amount))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t.Timeout.Microseconds()))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(int64(t.Code)))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(int64(t.Flags)))
+	plen := byte(0)
+	if t.PendingID != uuid.Nil {
+		plen = 16
+	}
+	// Asset codes are at most 16 bytes (validAsset), so one byte holds the length.
+	dst = append(dst, byte(len(t.Asset)), plen)
+	dst = append(dst, t.Asset...)
+	if plen != 0 {
+		dst = append(dst, t.PendingID[:]...)
+	}
+	return append(dst, t.Ref...)
 }
 
 // insertPendings, updatePendings and updateAccounts are SQLite's; PostgreSQL writes a batch
