@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,11 +11,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"okpay/internal/apperr"
 	"okpay/internal/db"
 	"okpay/internal/httpx"
+	"okpay/internal/wallet"
 )
 
 // Idempotency stores the first response of a mutating call under (scope, Idempotency-Key)
@@ -425,4 +430,160 @@ func (b *bufWriter) copyTo(w http.ResponseWriter) {
 	}
 	w.WriteHeader(b.status)
 	w.Write(b.buf.Bytes())
+}
+
+// GuardBatch lets the wallet claim and store the keys of a batch of transfers with one
+// statement each (wallet.BatchGuard): every TxGuard of one store shares its writer.
+func (g *TxGuard) GuardBatch() wallet.GuardBatch { return idemBatch{g.m} }
+
+// idemBatch is wallet.GuardBatch over an Idempotency store.
+type idemBatch struct{ m *Idempotency }
+
+// ClaimAll is TxGuard.Begin for many guards: one upsert claims every free key (or takes
+// over an expired claim of the same request). A key it could not claim is left to the
+// call's own Begin on the per-call path, which answers the replay, the conflict or the
+// wait as it always has. Rows go in (scope, key) order: concurrent batches on PostgreSQL
+// then lock keys in one order.
+func (b idemBatch) ClaimAll(ctx context.Context, tx *db.Tx, gs []wallet.Guard) ([]bool, error) {
+	tgs := make([]*TxGuard, len(gs))
+	for i, g := range gs {
+		tgs[i] = g.(*TxGuard)
+		tgs[i].replay, tgs[i].conflict, tgs[i].body = nil, false, nil
+	}
+	order := make([]int, len(gs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, c int) int {
+		return cmp.Or(strings.Compare(tgs[a].scope, tgs[c].scope), strings.Compare(tgs[a].key, tgs[c].key))
+	})
+	now := tx.NowMicros()
+	lock := now + b.m.Lock.Microseconds()
+	owned := make([]bool, len(gs))
+	pos := map[[2]string]int{}
+	for _, i := range order {
+		pos[[2]string{tgs[i].scope, tgs[i].key}] = i
+	}
+	for len(order) > 0 {
+		n := chunkOf(len(order))
+		var q strings.Builder
+		args := make([]any, 0, n*5+1)
+		q.WriteString(`INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at, locked_until) VALUES `)
+		for k, i := range order[:n] {
+			if k > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(" + ph(tx, &args, tgs[i].scope) + ", " + ph(tx, &args, tgs[i].key) + ", " + ph(tx, &args, tgs[i].hash) +
+				", 'running', " + ph(tx, &args, now) + ", " + ph(tx, &args, lock) + ")")
+		}
+		q.WriteString(` ON CONFLICT (scope, key) DO UPDATE SET locked_until = excluded.locked_until
+			WHERE idempotency_keys.state = 'running' AND idempotency_keys.locked_until < excluded.created_at
+			  AND idempotency_keys.request_hash = excluded.request_hash
+			RETURNING scope, key`)
+		rs, err := tx.QueryCached(ctx, q.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim idempotency keys: %w", err)
+		}
+		for rs.Next() {
+			var sc, k string
+			if err := rs.Scan(&sc, &k); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("claim idempotency keys: %w", err)
+			}
+			owned[pos[[2]string{sc, k}]] = true
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("claim idempotency keys: %w", err)
+		}
+		order = order[n:]
+	}
+	return owned, nil
+}
+
+// FinishAll is TxGuard.Finish for many guards: the responses of the calls that succeeded
+// in one upsert over their claimed rows; the claims of the others deleted, so the refusal
+// is kept after the rollback-free batch as Wrap keeps one (or the call runs alone and
+// claims again).
+func (b idemBatch) FinishAll(ctx context.Context, tx *db.Tx, gs []wallet.Guard, results []any) error {
+	now := tx.NowMicros()
+	type done struct {
+		g    *TxGuard
+		body []byte
+	}
+	var ok []done
+	var free []*TxGuard
+	for i, g := range gs {
+		tg := g.(*TxGuard)
+		if results[i] == nil {
+			free = append(free, tg)
+			continue
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // as httpx.WriteJSON
+		if err := enc.Encode(results[i]); err != nil {
+			return fmt.Errorf("encode response: %w", err)
+		}
+		if buf.Len() > maxStoredBody { // too large to keep: free the key, as Wrap does
+			tg.body = buf.Bytes()
+			free = append(free, tg)
+			continue
+		}
+		ok = append(ok, done{tg, buf.Bytes()})
+	}
+	slices.SortFunc(ok, func(a, c done) int {
+		return cmp.Or(strings.Compare(a.g.scope, c.g.scope), strings.Compare(a.g.key, c.g.key))
+	})
+	for len(ok) > 0 {
+		n := chunkOf(len(ok))
+		var q strings.Builder
+		args := make([]any, 0, n*8)
+		q.WriteString(`INSERT INTO idempotency_keys (scope, key, request_hash, state, status, content_type, body, created_at, locked_until) VALUES `)
+		for k, d := range ok[:n] {
+			if k > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(" + ph(tx, &args, d.g.scope) + ", " + ph(tx, &args, d.g.key) + ", " + ph(tx, &args, d.g.hash) + ", 'done', " +
+				ph(tx, &args, d.g.status) + ", " + ph(tx, &args, jsonContentType) + ", " + ph(tx, &args, string(d.body)) + ", " +
+				ph(tx, &args, now) + ", " + ph(tx, &args, now) + ")")
+		}
+		// The rows exist (claimed by ClaimAll in this transaction): this only completes them.
+		q.WriteString(` ON CONFLICT (scope, key) DO UPDATE SET state = 'done', status = excluded.status,
+			content_type = excluded.content_type, body = excluded.body`)
+		if _, err := tx.ExecCached(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("store idempotent responses: %w", err)
+		}
+		for _, d := range ok[:n] {
+			d.g.body = d.body
+		}
+		ok = ok[n:]
+	}
+	for _, g := range free {
+		if _, err := tx.ExecCached(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'running'`, g.scope, g.key); err != nil {
+			return fmt.Errorf("free idempotency key: %w", err)
+		}
+	}
+	return nil
+}
+
+// chunkOf is how many of n rows the next multi-row statement takes: the largest power
+// of two ≤ min(n, 128), so a few statement texts serve every batch.
+func chunkOf(n int) int {
+	c := 1
+	for c*2 <= n && c*2 <= 128 {
+		c *= 2
+	}
+	return c
+}
+
+// ph appends v to args and returns its placeholder: anonymous on SQLite (which looks
+// "$N" up by name, quadratic in long statements), numbered on PostgreSQL.
+func ph(tx *db.Tx, args *[]any, v any) string {
+	*args = append(*args, v)
+	if tx.Dialect.Name() == db.SQLite {
+		return "?"
+	}
+	return "$" + strconv.Itoa(len(*args))
 }

@@ -213,6 +213,94 @@ func (s *Service) CheckTransfer(ctx context.Context, tx *db.Tx, fromID string, f
 	return nil, blockedBy(to, ScopeReceive), nil
 }
 
+// TransferParties is one payment of a batch for CheckTransfers: the people as the caller
+// read them in its transaction.
+type TransferParties struct {
+	FromID            string
+	FromEmailVerified bool
+	ToID              string
+}
+
+// TransferCheck is CheckTransfer's answer for one payment of a batch.
+type TransferCheck struct{ Send, Receive error }
+
+// CheckTransfers is CheckTransfer for many payments in one transaction (the wallet's
+// batched transfers): one statement reads the restrictions of everyone involved, and
+// each payment gets the answers CheckTransfer would have given it. err is internal.
+//
+// Errors (Send, Receive): as CheckTransfer.
+func (s *Service) CheckTransfers(ctx context.Context, tx *db.Tx, ps []TransferParties) ([]TransferCheck, error) {
+	out := make([]TransferCheck, len(ps))
+	ids := make([]string, 0, 2*len(ps))
+	seen := make(map[string]bool, 2*len(ps))
+	for _, p := range ps {
+		if !p.FromEmailVerified {
+			continue // refused before its restrictions matter
+		}
+		for _, id := range [2]string{p.FromID, p.ToID} {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	byUser := make(map[string][]*Restriction)
+	if len(ids) > 0 {
+		now := tx.NowMicros()
+		var q string
+		var args []any
+		if tx.Dialect.Name() == db.Postgres {
+			q, args = `user_id = ANY($1)`, []any{ids}
+		} else {
+			// Padded to a power of two with the last id (IN ignores repeats), so a few
+			// statement texts serve every batch size and stay in the statement cache.
+			n := 1
+			for n < len(ids) {
+				n *= 2
+			}
+			args = make([]any, 0, n+1)
+			for i := 0; i < n; i++ {
+				args = append(args, ids[min(i, len(ids)-1)])
+			}
+			q = `user_id IN (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)`
+		}
+		nowArg := len(args) + 1
+		args = append(args, now)
+		ph := fmt.Sprintf("$%d", nowArg)
+		if tx.Dialect.Name() != db.Postgres {
+			ph = "?"
+		}
+		rows, err := tx.QueryCached(ctx, `SELECT `+restrictionCols+` FROM restrictions
+			WHERE `+q+` AND lifted_at = 0 AND (until_at = 0 OR until_at > `+ph+`) ORDER BY created_at`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("load restrictions: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, uid, err := scanRestriction(rows)
+			if err != nil {
+				return nil, fmt.Errorf("scan restriction: %w", err)
+			}
+			byUser[uid] = append(byUser[uid], r)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("load restrictions: %w", err)
+		}
+	}
+	for i, p := range ps {
+		if !p.FromEmailVerified {
+			out[i].Send = apperr.New(CodeEmailNotVerified)
+			continue
+		}
+		if err := blockedBy(byUser[p.FromID], ScopeSend); err != nil {
+			out[i].Send = err
+			continue
+		}
+		out[i].Receive = blockedBy(byUser[p.ToID], ScopeReceive)
+	}
+	return out, nil
+}
+
 // CanWithdraw is CanSend for withdrawals to a bank or card.
 //
 // Errors: not_found, email_not_verified, account_frozen, withdrawal_restricted.

@@ -117,9 +117,12 @@ func appendFeed(ctx context.Context, tx *db.Tx, p *feedPay) error {
 
 // logged is called after a payment's transaction committed with a feed row: the
 // expansion runs in the background shortly after.
-func (s *Service) logged() {
+func (s *Service) logged() { s.loggedN(1) }
+
+// loggedN is logged for n payments committed together (a transfer batch).
+func (s *Service) loggedN(n int) {
 	f := &s.feed
-	f.appended.Add(1)
+	f.appended.Add(int64(n))
 	if f.manual {
 		return
 	}

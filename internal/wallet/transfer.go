@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -78,6 +79,20 @@ func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Activity, er
 	op := opID(in.SenderID, in.Key)
 	outID := derive(op.String(), "out")
 	hash := hashReq("transfer", strings.TrimSpace(strings.ToLower(in.To)), asset.Code, fmt.Sprint(amount), in.Memo)
+	if c := s.batchable(ctx, in, asset.Code, amount, op, hash); c != nil {
+		s.batch.do(c)
+		switch {
+		case c.err == nil:
+			return c.out, nil
+		case errors.Is(c.err, errAlone):
+			// The per-call path below answers it.
+		default:
+			if _, ok := apperr.As(c.err); ok {
+				s.fillAvailable(ctx, c.err)
+			}
+			return nil, c.err
+		}
+	}
 	var out *Activity
 	var opened []uuid.UUID
 	err = s.inGroupTx(ctx, "transfer", func(ctx context.Context, tx *db.Tx) error {
@@ -122,6 +137,30 @@ func (s *Service) Transfer(ctx context.Context, in TransferInput) (*Activity, er
 		s.logged()
 	}
 	return out, nil
+}
+
+// batchable returns the call as a batch entry (batch.go), or nil when it takes the
+// per-call path: no batcher, a guard without a batch form, a phone-number recipient
+// (verified numbers only, duplicates refused: the per-call lookup), or an amount that
+// needs step-up.
+func (s *Service) batchable(ctx context.Context, in TransferInput, asset string, amount int64, op uuid.UUID, hash string) *xfer {
+	if s.batch == nil {
+		return nil
+	}
+	if in.Guard != nil {
+		if _, ok := in.Guard.(BatchGuard); !ok {
+			return nil
+		}
+	}
+	kind, val, err := normaliseRecipient(in.To)
+	if err != nil || (kind != "id" && kind != "email") {
+		return nil
+	}
+	v, err := s.toLimit(asset, amount)
+	if err != nil || v >= s.cfg.StepUpMinor {
+		return nil
+	}
+	return &xfer{ctx: ctx, in: in, asset: asset, amount: amount, limitV: v, toKind: kind, toVal: val, op: op, hash: hash}
 }
 
 // movement is one user paying another: the shared core of transfers, paid requests and

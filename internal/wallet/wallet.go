@@ -191,6 +191,9 @@ type Service struct {
 	// group commits concurrent transfers together (SQLite only; see group.go).
 	group *groupCommit
 
+	// batch runs concurrent transfers as batches of set-based statements (batch.go).
+	batch *transferBatcher
+
 	// feed is the payment feed's state (feed.go).
 	feed feed
 }
@@ -215,6 +218,7 @@ func New(d *db.DB, l *ledger.Ledger, id *identity.Service, rl rail.Rail, cfg Con
 	if d.Engine == db.SQLite {
 		s.group = &groupCommit{d: d, log: cfg.Logger}
 	}
+	s.batch = &transferBatcher{s: s, slots: batchSlots(d.Engine)}
 	// Payments an earlier run logged but did not expand are owed until the first settle.
 	s.feed.appended.Store(1)
 	notify.RegisterSettler(d, s.settle)
