@@ -6,6 +6,8 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -38,6 +43,8 @@ type Browser struct {
 	// instead of hanging the test.
 	Step time.Duration
 	Base string
+
+	clicks int // numbers each click, so that its mark on the page is told from an older one
 }
 
 // New starts a fresh browser for the page server at base (e.g. "http://127.0.0.1:1234").
@@ -90,31 +97,25 @@ func StepTimeout() time.Duration {
 	return 15 * time.Second
 }
 
-// do runs actions, retrying while the page is being replaced under them: after a click
-// that navigates, an element found on the old page can vanish before the next action
-// reaches it ("Could not find node"). Such an action never reached the page, so running it
-// again is safe; any other error fails at once.
+// do runs actions, retrying like read while the page is being replaced under them.
 func (b *Browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, b.Step)
-	defer cancel()
-	for {
-		err := chromedp.Do(ctx, actions...)
-		if err == nil {
-			return
-		}
-		if !staleNode(err) || ctx.Err() != nil {
-			b.fail(what, err)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	read(b, what, chromedp.Steps(actions...))
 }
 
+// errNotYet marks a step that reached the page but did not take: a click that something
+// else under the pointer received, typing that a page script or a replaced page lost.
+// Running the step again is the fix, so retry treats it like a stale node.
+var errNotYet = errors.New("the page did not take the step yet")
+
+// staleNode reports an element found on a page that was replaced before the action reached
+// it ("Could not find node"). Such an action never reached the page, so running it again is
+// safe; any other error fails at once.
 func staleNode(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "Could not find node") || strings.Contains(s, "No node with given id") ||
-		strings.Contains(s, "Cannot find context with specified id")
+		strings.Contains(s, "Cannot find context with specified id") || strings.Contains(s, "Could not find object with given id") ||
+		strings.Contains(s, "Inspected target navigated or closed")
 }
 
 func (b *Browser) fail(what string, err error) {
@@ -140,17 +141,178 @@ func (b *Browser) Go(path string) {
 	b.do("open "+u, chromedp.Navigate(u), chromedp.WaitReady(chromedp.CSS("body")))
 }
 
-// Fill replaces the value of the input matching the CSS selector.
+// Fill replaces the value of the input or textarea matching the CSS selector, and checks
+// that the element holds exactly value afterwards. It clears the element in the page (its
+// value set to "" and an input event, which works on a typed-in input and on an empty
+// textarea, where chromedp.Clear fails) and then types value, so the page sees the input
+// events a person's keystrokes fire. A page replaced while typing, or typing that went
+// elsewhere, fills again until the step's deadline.
 func (b *Browser) Fill(sel, value string) {
 	b.t.Helper()
-	// Clear then type: typing fires the input events a person's keystrokes would.
-	b.do("fill "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+	b.do("fill "+sel, chromedp.QueryAfter(chromedp.CSS(sel), func(ctx context.Context, t *chromedp.Target, nodes []*chromedp.Node) (chromedp.Void, error) {
+		n := nodes[0]
+		if _, err := callOn[string](ctx, t, n, clearJS); err != nil {
+			return chromedp.Void{}, fmt.Errorf("clear: %w", err)
+		}
+		if _, err := chromedp.KeyEventNode(n, value)(ctx, t); err != nil {
+			return chromedp.Void{}, fmt.Errorf("type: %w", err)
+		}
+		got, err := callOn[string](ctx, t, n, valueJS)
+		if err != nil {
+			return chromedp.Void{}, fmt.Errorf("read back: %w", err)
+		}
+		if got != value {
+			return chromedp.Void{}, fmt.Errorf("value is %q after typing %q: %w", got, value, errNotYet)
+		}
+		return chromedp.Void{}, nil
+	}, chromedp.NodeVisible))
 }
 
-// Click clicks the element matching the CSS selector.
+const (
+	clearJS = `function () {
+	this.focus();
+	this.value = "";
+	this.dispatchEvent(new Event("input", {bubbles: true}));
+	return this.value;
+}`
+	valueJS  = `function () { return this.value; }`
+	selectJS = `function (v) {
+	if (!Array.from(this.options || []).some(function (o) { return o.value === v; })) return false;
+	this.value = v;
+	this.dispatchEvent(new Event("input", {bubbles: true}));
+	this.dispatchEvent(new Event("change", {bubbles: true}));
+	return this.value === v;
+}`
+)
+
+// Select chooses the option with the given value in the <select> matching the CSS
+// selector, firing the input and change events a person's choice fires. An option not
+// there yet (a list the page fills in) is waited for until the step's deadline.
+func (b *Browser) Select(sel, value string) {
+	b.t.Helper()
+	b.do("select "+value+" in "+sel, chromedp.QueryAfter(chromedp.CSS(sel), func(ctx context.Context, t *chromedp.Target, nodes []*chromedp.Node) (chromedp.Void, error) {
+		ok, err := callOn[bool](ctx, t, nodes[0], selectJS, value)
+		if err == nil && !ok {
+			err = fmt.Errorf("no option %q: %w", value, errNotYet)
+		}
+		return chromedp.Void{}, err
+	}, chromedp.NodeVisible))
+}
+
+// callOn calls the JavaScript function fn with the element n as this.
+func callOn[T any](ctx context.Context, t *chromedp.Target, n *chromedp.Node, fn string, args ...any) (T, error) {
+	r, err := cdp.Call(ctx, t, dom.ResolveNode, dom.ResolveNodeParams{NodeID: n.NodeID})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	// Releasing fails when the page has gone, which frees the object anyway.
+	defer func() {
+		_, _ = cdp.Call(ctx, t, runtime.ReleaseObject, runtime.ReleaseObjectParams{ObjectID: r.Object.ObjectID})
+	}()
+	return chromedp.CallFunctionOn[T](fn, func(p *runtime.CallFunctionOnParams) { p.ObjectID = r.Object.ObjectID }, args...)(ctx, t)
+}
+
+// Click clicks the element matching the CSS selector, and makes sure the page received
+// the click. Under load a press can land on something else: the element moved between
+// finding it and pressing (a stylesheet or script laying the page out again), or a page
+// that has only just replaced the last one ignores input until it has painted. Click
+// watches for the click on the element and, while the page shows that it never arrived,
+// clicks again until the step's deadline. A click the page received is never repeated.
 func (b *Browser) Click(sel string) {
 	b.t.Helper()
-	b.do("click "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+	ctx, cancel := context.WithTimeout(b.ctx, b.Step)
+	defer cancel()
+	b.click(ctx, sel)
+}
+
+func (b *Browser) click(ctx context.Context, sel string) {
+	b.t.Helper()
+	b.clicks++
+	id := b.clicks
+	check := fmt.Sprintf(`(function () { var c = window.__browsertestClick;
+	return !c || c.id !== %d ? "moved" : c.seen ? "seen" : "lost"; })()`, id)
+	retry(b, ctx, "click "+sel, chromedp.QueryAfter(chromedp.CSS(sel), func(ctx context.Context, t *chromedp.Target, nodes []*chromedp.Node) (chromedp.Void, error) {
+		n := nodes[0]
+		if _, err := callOn[bool](ctx, t, n, watchClickJS, id); err != nil {
+			return chromedp.Void{}, err
+		}
+		if _, err := chromedp.MouseClickNode(n)(ctx, t); err != nil {
+			return chromedp.Void{}, err
+		}
+		// The browser answers a dispatched press once the page has handled or dropped it,
+		// so the mark is normally there at once; a second allows for a slow page.
+		for deadline := time.Now().Add(time.Second); ; {
+			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+			state, err := chromedp.Evaluate[string](check)(cctx, t)
+			ccancel()
+			// An error is the page going away: the click started a navigation.
+			if err != nil || state != "lost" {
+				return chromedp.Void{}, nil
+			}
+			if time.Now().After(deadline) {
+				return chromedp.Void{}, fmt.Errorf("the click did not reach the element (something else was under the pointer): %w", errNotYet)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}, chromedp.NodeVisible))
+}
+
+// watchClickJS marks the element's page so that a trusted click on the element (or inside
+// it) can be told from a press that landed elsewhere. The mark is gone once the page is
+// replaced, which the check reads as the click having navigated.
+const watchClickJS = `function (id) {
+	var w = this.ownerDocument.defaultView;
+	w.__browsertestClick = {id: id, el: this, seen: false};
+	if (!w.__browsertestWatching) {
+		w.__browsertestWatching = true;
+		w.addEventListener("click", function (e) {
+			var c = w.__browsertestClick;
+			if (c && e.isTrusted && e.target instanceof Node && c.el.contains(e.target)) c.seen = true;
+		}, true);
+	}
+	return true;
+}`
+
+// ClickUntil clicks the element matching sel and waits until an element matching done is
+// on the page. Only for a click whose effect is safe to repeat — a form that carries an
+// Idempotency-Key, a link, a form that only shows a confirmation — because besides the
+// lost clicks Click repeats, it clicks again when sel is still shown without done after
+// a pause (5 s, then doubling, so that a slow answer is not cut off again and again):
+// the browser may have dropped a submission the page did receive.
+func (b *Browser) ClickUntil(sel, done string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, b.Step)
+	defer cancel()
+	probe := fmt.Sprintf(`document.querySelector(%s) ? "done" : document.querySelector(%s) ? "shown" : "away"`, jsString(done), jsString(sel))
+	pause := 5 * time.Second
+	b.click(ctx, sel)
+	again := time.Now().Add(pause)
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		state, err := chromedp.Run(pctx, chromedp.Evaluate[string](probe))
+		pcancel()
+		if err == nil && state == "done" {
+			return
+		}
+		if ctx.Err() != nil {
+			b.fail(fmt.Sprintf("click %s until %s is shown (page state %q)", sel, done, state), fmt.Errorf("timeout: %v", err))
+			return
+		}
+		if err == nil && state == "shown" && time.Now().After(again) {
+			b.t.Logf("browser: %s still shown without %s after %v: clicking again", sel, done, pause)
+			b.click(ctx, sel)
+			pause *= 2
+			again = time.Now().Add(pause)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// jsString is s as a JavaScript string literal.
+func jsString(s string) string {
+	j, _ := json.Marshal(s)
+	return string(j)
 }
 
 // Wait waits until an element matching the CSS selector is visible.
@@ -165,21 +327,32 @@ func (b *Browser) Text(sel string) string {
 	return read(b, "read text of "+sel, chromedp.Text(chromedp.CSS(sel)))
 }
 
-// read runs a query, retrying like do while the page is being replaced under it: the
-// element can be found on the page that is going away and be gone when its text is
-// asked for ("No node with given id found", seen under CI load).
+// read runs a query, retrying while the page is being replaced under it: after a click
+// that navigates, an element found on the old page can vanish before the query reaches it
+// ("No node with given id found", seen under CI load). The whole query runs again, with
+// the step's deadline for all the tries.
 func read[T any](b *Browser, what string, q chromedp.Action[T]) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, b.Step)
 	defer cancel()
+	return retry(b, ctx, what, q)
+}
+
+// retry runs q until it succeeds, again after a stale node or errNotYet, and fails the
+// test on any other error or when ctx ends.
+func retry[T any](b *Browser, ctx context.Context, what string, q chromedp.Action[T]) T {
+	b.t.Helper()
 	for {
 		v, err := chromedp.Run(ctx, q)
 		if err == nil {
 			return v
 		}
-		if !staleNode(err) || ctx.Err() != nil {
+		if !(staleNode(err) || errors.Is(err, errNotYet)) || ctx.Err() != nil {
 			b.fail(what, err)
 			return v
+		}
+		if errors.Is(err, errNotYet) {
+			b.t.Logf("browser: %s: %v; again", what, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

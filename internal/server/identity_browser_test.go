@@ -12,35 +12,6 @@ import (
 	"okpay/internal/server"
 )
 
-// fill types into an empty input. browsertest.Fill first sets the value to "", which this
-// chromedp version reports as a failure ("could not set value"), so the pages' fresh
-// inputs are typed into directly.
-func fill(t *testing.T, b *browsertest.Browser, sel, value string) {
-	t.Helper()
-	// The harness retries while a navigation replaces the page's nodes, which a page that
-	// has only just loaded can still do under load.
-	b.Fill(sel, value)
-}
-
-// click clicks sel, retrying when the page replaced the node between finding and clicking
-// it (a navigation finishing, or a script of the page re-rendering part of it), which
-// chromedp reports as "Could not find node with given id".
-func click(t *testing.T, b *browsertest.Browser, sel string) {
-	t.Helper()
-	var err error
-	for i := 0; i < 3; i++ {
-		ctx, cancel := context.WithTimeout(b.Context(), b.Step)
-		err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	b.Screenshot("failure")
-	t.Fatalf("browser: click %s: %v (at %s)", sel, err, b.Location())
-}
-
 // The acceptance walk in a real browser: register → read the code from the dev mailbox →
 // verify → turn on 2-step (secret read from the page, code computed independently) → sign
 // out → sign in with password and code → see the device list. Screenshots of both
@@ -55,9 +26,9 @@ func TestBrowserAccountJourney(t *testing.T) {
 
 	b.Go("/register")
 	b.Screenshot("01-register-en")
-	fill(t, b, "#email", email)
-	fill(t, b, "#password", password)
-	click(t, b, `form[action="/register"] button[type="submit"]`)
+	b.Fill("#email", email)
+	b.Fill("#password", password)
+	b.Click(`form[action="/register"] button[type="submit"]`)
 	b.WaitText("main h1", "Verify your email")
 	b.Screenshot("02-verify-en")
 
@@ -68,36 +39,36 @@ func TestBrowserAccountJourney(t *testing.T) {
 		t.Fatalf("no code in mail: %q", text)
 	}
 	b.Go("/verify-email")
-	fill(t, b, "#code", m[1])
-	click(t, b, `form[action="/verify-email"] button[type="submit"]`)
+	b.Fill("#code", m[1])
+	b.Click(`form[action="/verify-email"] button[type="submit"]`)
 	b.WaitText("main", "Your email address is verified")
 	b.Screenshot("03-account-en")
 
 	b.Go("/account/security")
-	click(t, b, "#enable-2fa")
+	b.Click("#enable-2fa")
 	b.Wait("#totp-secret")
 	b.Screenshot("04-2fa-setup-en")
 	secret := strings.TrimSpace(b.Text("#totp-secret"))
 	now := time.Now()
-	fill(t, b, "#code", totp(t, secret, now))
-	click(t, b, "#confirm-2fa")
+	b.Fill("#code", totp(t, secret, now))
+	b.Click("#confirm-2fa")
 	b.Wait("#recovery-codes")
 	b.Screenshot("05-recovery-codes-en")
 	if codes := strings.Fields(b.Text("#recovery-codes")); len(codes) != 10 {
 		t.Fatalf("want 10 recovery codes, got %q", codes)
 	}
 
-	click(t, b, "#nav-signout")
+	b.Click("#nav-signout")
 	b.WaitText("main", "You are signed out")
-	fill(t, b, "#email", email)
-	fill(t, b, "#password", password)
-	click(t, b, `form[action="/signin"] button[type="submit"]`)
+	b.Fill("#email", email)
+	b.Fill("#password", password)
+	b.Click(`form[action="/signin"] button[type="submit"]`)
 	b.WaitText("main h1", "2-step verification")
 	b.Screenshot("06-second-step-en")
 	// The code of the next 30-second step: the one just used to confirm is spent (each
 	// code works once), and the server accepts one step of drift.
-	fill(t, b, "#code", totp(t, secret, now.Add(30*time.Second)))
-	click(t, b, `form[action="/signin/second-step"] button[type="submit"]`)
+	b.Fill("#code", totp(t, secret, now.Add(30*time.Second)))
+	b.Click(`form[action="/signin/second-step"] button[type="submit"]`)
 	b.WaitText("main h1", "My account")
 
 	b.Go("/account/security")
@@ -111,7 +82,7 @@ func TestBrowserAccountJourney(t *testing.T) {
 	b.Screenshot("07-security-en")
 
 	// The same pages in Chinese.
-	click(t, b, `form[action="/lang"] button[value="zh-CN"]`)
+	b.Click(`form[action="/lang"] button[value="zh-CN"]`)
 	b.Wait(`html[lang="zh-CN"]`)
 	b.Go("/account/security")
 	b.WaitText("main h1", "安全设置")
@@ -137,7 +108,7 @@ func TestBrowserPhoneAccountPages(t *testing.T) {
 	}
 	cancel()
 	b.Go("/")
-	click(t, b, `form[action="/lang"] button[value="zh-CN"]`)
+	b.Click(`form[action="/lang"] button[value="zh-CN"]`)
 	b.Wait(`html[lang="zh-CN"]`)
 	fits := func(name string) {
 		t.Helper()
@@ -149,9 +120,9 @@ func TestBrowserPhoneAccountPages(t *testing.T) {
 	const email, password = "wang@example.com", "Blue-Kettle-2026!"
 	b.Go("/register")
 	fits("p01-register")
-	fill(t, b, "#email", email)
-	fill(t, b, "#password", password)
-	click(t, b, `form[action="/register"] button[type="submit"]`)
+	b.Fill("#email", email)
+	b.Fill("#password", password)
+	b.Click(`form[action="/register"] button[type="submit"]`)
 	b.WaitText("main h1", "验证邮箱")
 	fits("p02-verify")
 	b.Go("/account/status")
@@ -160,23 +131,23 @@ func TestBrowserPhoneAccountPages(t *testing.T) {
 	b.Go("/account/security")
 	fits("p04-security")
 	b.Go("/account/freeze")
-	fill(t, b, "#reason", "手机丢了")
-	click(t, b, "#freeze-submit")
+	b.Fill("#reason", "手机丢了")
+	b.Click("#freeze-submit")
 	b.Wait("#frozen")
 	fits("p05-frozen")
 
 	// Lockout: five wrong passwords, then the page says until when and offers a reset.
 	b.Go("/signin")
 	for i := 0; i < 5; i++ {
-		fill(t, b, "#email", email)
-		fill(t, b, "#password", "Wrong-Kettle-1!")
-		click(t, b, `form[action="/signin"] button[type="submit"]`)
+		b.Fill("#email", email)
+		b.Fill("#password", "Wrong-Kettle-1!")
+		b.Click(`form[action="/signin"] button[type="submit"]`)
 		b.Wait(".alert-error")
 		b.Go("/signin")
 	}
-	fill(t, b, "#email", email)
-	fill(t, b, "#password", password)
-	click(t, b, `form[action="/signin"] button[type="submit"]`)
+	b.Fill("#email", email)
+	b.Fill("#password", password)
+	b.Click(`form[action="/signin"] button[type="submit"]`)
 	b.WaitText(".alert-error", "锁定至")
 	fits("p06-locked")
 	if href := b.Attr(`.alert-error a.button`, "href"); href != "/forgot-password" {
@@ -194,17 +165,17 @@ func TestBrowserAgentPage(t *testing.T) {
 	app := start(t, cfg)
 	b := browsertest.New(t, app.URL())
 	b.Go("/signin")
-	fill(t, b, "#email", "agent@demo.okpay.test")
-	fill(t, b, "#password", server.DemoPassword)
-	click(t, b, `form[action="/signin"] button[type="submit"]`)
+	b.Fill("#email", "agent@demo.okpay.test")
+	b.Fill("#password", server.DemoPassword)
+	b.Click(`form[action="/signin"] button[type="submit"]`)
 	b.WaitText("main h1", "My account")
 	b.Go("/agent/accounts")
-	fill(t, b, "#agent-email", "alice@demo.okpay.test")
-	click(t, b, `form.inline-form button[type="submit"]`)
+	b.Fill("#agent-email", "alice@demo.okpay.test")
+	b.Click(`form.inline-form button[type="submit"]`)
 	b.Wait("#found-user")
 	b.Screenshot("agent-found")
-	fill(t, b, "#unlock-reason", "caller answered the security questions")
-	click(t, b, `form[action$="/unlock"] button[type="submit"]`)
+	b.Fill("#unlock-reason", "caller answered the security questions")
+	b.Click(`form[action$="/unlock"] button[type="submit"]`)
 	b.WaitText("main", "The account is unlocked")
 	b.Screenshot("agent-unlocked")
 }

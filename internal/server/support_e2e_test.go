@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"okpay/internal/browsertest"
 	"okpay/internal/identity"
 	"okpay/internal/rail"
@@ -128,21 +126,11 @@ func failedWithdrawal(t *testing.T, app *App, u *identity.User) string {
 	}
 }
 
-func e2eFill(t *testing.T, b *browsertest.Browser, sel, value string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(b.Context(), b.Step)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value)); err != nil {
-		b.Screenshot("failure")
-		t.Fatalf("fill %s: %v (at %s)", sel, err, b.Location())
-	}
-}
-
 func e2eSignIn(t *testing.T, b *browsertest.Browser, email string) {
 	t.Helper()
 	b.Go("/signin")
-	e2eFill(t, b, "#email", email)
-	e2eFill(t, b, "#password", e2ePassword)
+	b.Fill("#email", email)
+	b.Fill("#password", e2ePassword)
 	b.Click(`form[action="/signin"] button[type="submit"]`)
 	deadline := time.Now().Add(b.Step)
 	for strings.Contains(b.Location(), "/signin") {
@@ -197,7 +185,7 @@ func TestBrowserWithdrawalTroubleshooterToAgent(t *testing.T) {
 		t.Fatalf("next step goes to %q", href)
 	}
 	c.Screenshot("fix-02-diagnosis")
-	e2eFill(t, c, "#fix-desc", "The card is in my own name.")
+	c.Fill("#fix-desc", "The card is in my own name.")
 	c.Click("#fix-open-ticket")
 	c.WaitText("main", "The card is in my own name.")
 	mt := ticketPathRE.FindStringSubmatch(c.Location())
@@ -224,12 +212,7 @@ func TestBrowserWithdrawalTroubleshooterToAgent(t *testing.T) {
 		}
 	}
 	a.Screenshot("console-02-customer")
-	sctx, cancel := context.WithTimeout(a.Context(), a.Step)
-	err = chromedp.Do(sctx, chromedp.SetValue(chromedp.CSS(card+" select.console-canned"), "name_mismatch"))
-	cancel()
-	if err != nil {
-		t.Fatalf("choose canned reply: %v", err)
-	}
+	a.Select(card+" select.console-canned", "name_mismatch")
 	a.Click(card + " .console-send")
 	a.WaitText("#console-done", "Reply sent")
 	a.Screenshot("console-03-replied")

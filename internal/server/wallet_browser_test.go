@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"okpay/internal/browsertest"
 	"okpay/internal/identity"
+	"okpay/internal/wallet"
 )
 
 // The wallet walk in a real browser: sign in → add a test card (verified with the code on
@@ -25,32 +25,35 @@ func TestBrowserWalletJourney(t *testing.T) {
 	app := start(t, cfg)
 	ctx := context.Background()
 	const alice, bob = "alice.w@example.com", "bob.w@example.com"
+	ids := map[string]string{}
 	for _, e := range []string{alice, bob} {
-		if _, err := app.Identity.CreateUser(ctx, identity.CreateUserInput{Email: e, Password: walletPW, Lang: "en", Role: identity.RoleCustomer, Verified: true}); err != nil {
+		u, err := app.Identity.CreateUser(ctx, identity.CreateUserInput{Email: e, Password: walletPW, Lang: "en", Role: identity.RoleCustomer, Verified: true})
+		if err != nil {
 			t.Fatal(err)
 		}
+		ids[e] = u.ID
 	}
 	b := browsertest.New(t, app.URL())
 	b.Go("/signin?next=/wallet")
-	wfill(t, b, "#email", alice)
-	wfill(t, b, "#password", walletPW)
-	click(t, b, `form[action="/signin"] button[type="submit"]`)
+	b.Fill("#email", alice)
+	b.Fill("#password", walletPW)
+	b.Click(`form[action="/signin"] button[type="submit"]`)
 	b.WaitText("main h1", "Wallet")
 	b.Screenshot("w01-wallet-empty-en")
 
 	// A card: Luhn error first, shown at the number field.
 	b.Go("/wallet/cards")
-	wfill(t, b, "#card-number", "4242 4242 4242 4241")
-	wfill(t, b, "#card-exp-month", "12")
-	wfill(t, b, "#card-exp-year", "2031")
-	wfill(t, b, "#card-cvv", "123")
-	wfill(t, b, "#card-holder", "Alice W")
-	click(t, b, "#card-submit")
+	b.Fill("#card-number", "4242 4242 4242 4241")
+	b.Fill("#card-exp-month", "12")
+	b.Fill("#card-exp-year", "2031")
+	b.Fill("#card-cvv", "123")
+	b.Fill("#card-holder", "Alice W")
+	b.Click("#card-submit")
 	b.Wait("#err-number")
 	b.Screenshot("w02-card-luhn-en")
-	wfill(t, b, "#card-number", "4242 4242 4242 4242")
-	wfill(t, b, "#card-cvv", "123")
-	click(t, b, "#card-submit")
+	b.Fill("#card-number", "4242 4242 4242 4242")
+	b.Fill("#card-cvv", "123")
+	b.Click("#card-submit")
 	b.Wait("#sandbox-statement")
 	line := b.Text("#sandbox-statement .statement-line")
 	code, ok := strings.CutPrefix(strings.TrimSpace(line), "OKPAY*VERIFY ")
@@ -58,39 +61,70 @@ func TestBrowserWalletJourney(t *testing.T) {
 		t.Fatalf("statement line %q", line)
 	}
 	b.Screenshot("w03-card-verify-en")
-	wfill(t, b, "#verify-code", code)
-	click(t, b, "#verify-submit")
+	b.Fill("#verify-code", code)
+	b.Click("#verify-submit")
 	b.WaitText("#w-done", "Card verified")
 	b.Screenshot("w04-cards-en")
 
 	// Top up.
 	b.Go("/wallet/top-up")
-	wfill(t, b, "#topup-amount", "300")
-	click(t, b, "#topup-submit")
+	b.Fill("#topup-amount", "300")
+	// The top-up form carries an Idempotency-Key, so a second click cannot charge twice.
+	b.ClickUntil("#topup-submit", "#w-done, #w-error")
 	b.WaitText("#w-done", "Top-up completed")
 	b.Go("/wallet")
 	b.WaitText(`.w-balance[data-asset="CNY"] [data-field="available"]`, "300.00")
 
 	// Transfer with the confirmation step.
 	b.Go("/wallet/transfer")
-	wfill(t, b, "#transfer-to", bob)
-	wfill(t, b, "#transfer-amount", "88.8")
-	wfill(t, b, "#transfer-memo", "三月房租")
-	click(t, b, "#transfer-next")
+	b.Fill("#transfer-to", bob)
+	b.Fill("#transfer-amount", "88.8")
+	b.Fill("#transfer-memo", "三月房租")
+	// Both steps may be clicked again while their page is still shown without a result:
+	// "next" only shows the confirmation, and the confirmation sends the key the form was
+	// shown with, so the wallet answers a second send with the first one's record.
+	b.ClickUntil("#transfer-next", "#confirm-amount, #w-error")
 	b.WaitText("#confirm-amount", "88.80 CNY")
 	b.Screenshot("w05-transfer-confirm-en")
-	click(t, b, "#transfer-send")
+	b.ClickUntil("#transfer-send", "#w-done, #w-error")
 	b.WaitText("#w-done", "Money sent")
 	b.WaitText("#receipt-memo", "三月房租")
 	b.Screenshot("w06-receipt-en")
+	sentOnce := func() {
+		t.Helper()
+		for who, want := range map[string]string{alice: "211.20", bob: "88.80"} {
+			bs, err := app.Wallet.Balances(ctx, ids[who])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			for _, bal := range bs {
+				if bal.Asset == "CNY" {
+					got = bal.Available
+				}
+			}
+			if got != want {
+				t.Fatalf("%s has %s CNY available, want %s: the transfer did not move the money exactly once", who, got, want)
+			}
+		}
+		page, err := app.Wallet.ListActivity(ctx, ids[alice], wallet.Filter{Types: []string{wallet.TypeTransferOut}}, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != 1 {
+			t.Fatalf("%d transfers out, want 1", len(page.Items))
+		}
+	}
+	sentOnce()
 	// A refusal shows the message, the fix and the next step as a button.
 	b.Go("/wallet/transfer")
-	wfill(t, b, "#transfer-to", bob)
-	wfill(t, b, "#transfer-amount", "500")
-	click(t, b, "#transfer-next")
-	click(t, b, "#transfer-send")
+	b.Fill("#transfer-to", bob)
+	b.Fill("#transfer-amount", "500")
+	b.ClickUntil("#transfer-next", "#confirm-amount, #w-error")
+	b.ClickUntil("#transfer-send", "#w-done, #w-error")
 	b.Wait(`#w-error[data-code="insufficient_funds"] a.w-next[href="/wallet/top-up"]`)
 	b.Screenshot("w07-refusal-en")
+	sentOnce()
 
 	// History: filter by type and text, then export the filtered rows.
 	b.Go("/activity")
@@ -101,7 +135,7 @@ func TestBrowserWalletJourney(t *testing.T) {
 		t.Fatalf("filtered rows: %s", n)
 	}
 	b.Screenshot("w08-activity-filtered-en")
-	click(t, b, "#export-link")
+	b.Click("#export-link")
 	deadline := time.Now().Add(b.Step)
 	for b.Eval(`document.getElementById("export-progress").dataset.rows || ""`) != "1" {
 		if time.Now().After(deadline) {
@@ -119,7 +153,7 @@ func TestBrowserWalletJourney(t *testing.T) {
 
 	// Chinese at phone width: nothing wider than the screen.
 	b.Go("/")
-	click(t, b, `form[action="/lang"] button[value="zh-CN"]`)
+	b.Click(`form[action="/lang"] button[value="zh-CN"]`)
 	b.Wait(`html[lang="zh-CN"]`)
 	cctx, cancel := context.WithTimeout(b.Context(), b.Step)
 	if err := chromedp.Do(cctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
@@ -136,22 +170,4 @@ func TestBrowserWalletJourney(t *testing.T) {
 		}
 	}
 	b.WaitText("main h1", "提现")
-}
-
-// wfill is fill retried when the page replaced the input between finding and typing (a
-// navigation finishing, or the chat widget re-rendering), as click does.
-func wfill(t *testing.T, b *browsertest.Browser, sel, value string) {
-	t.Helper()
-	var err error
-	for i := 0; i < 3; i++ {
-		ctx, cancel := context.WithTimeout(b.Context(), b.Step)
-		err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	b.Screenshot("failure")
-	t.Fatal(fmt.Sprintf("browser: fill %s: %v (at %s)", sel, err, b.Location()))
 }
