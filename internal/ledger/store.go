@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -118,10 +117,10 @@ func sqlSelectIn(cols, table string, n int) string {
 // sqlInsertTransfers (SQLite) leaves seq to SQLite: with the one writer and no
 // AUTOINCREMENT the rows get MAX(seq)+1, +2, … in VALUES order, which insertTransfers
 // checks. Naming seq made SQLite seek for every row (5 % of the committer's CPU); an
-// assigned rowid appends. Each row is (id, packTransfer's body).
+// assigned rowid appends. Each row is the id, the integers and packTransfer's body.
 func sqlInsertTransfers(n int) string {
 	return memoSQL(sqlKey{"insert", "ledger_transfer_rows", n}, func() string {
-		return `INSERT INTO ledger_transfer_rows (id, body) VALUES ` + valuesList(n, 2)
+		return `INSERT INTO ledger_transfer_rows (id, created_at, amount, code, flags, timeout_us, body) VALUES ` + valuesList(n, 7)
 	})
 }
 
@@ -528,11 +527,12 @@ func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer, 
 			size += packedSize(t)
 		}
 		buf := make([]byte, 0, size)
-		args := make([]any, 0, 2*(hi-lo))
+		args := make([]any, 0, 7*(hi-lo))
 		for _, t := range ts[lo:hi] {
 			start := len(buf)
 			buf = packTransfer(buf, t)
-			args = append(args, t.ID[:], buf[start:len(buf):len(buf)])
+			args = append(args, t.ID[:], t.CreatedAt.UnixMicro(), t.Amount, int64(t.Code), int64(t.Flags), t.Timeout.Microseconds(),
+				buf[start:len(buf):len(buf)])
 		}
 		st, err := s.stmt(ctx, tx, sqlInsertTransfers(hi-lo))
 		if err != nil {
@@ -551,8 +551,8 @@ func (s *store) insertTransfers(ctx context.Context, tx *db.Tx, ts []*Transfer, 
 	})
 }
 
-// packedHead is the fixed part of a packed transfer (migration 0051 has the layout).
-const packedHead = 74
+// packedHead is the fixed part of a packed body (migration 0051 has the layout).
+const packedHead = 37
 
 func packedSize(t *Transfer) int {
 	n := packedHead + len(t.Asset) + len(t.Ref)
@@ -562,27 +562,23 @@ func packedSize(t *Transfer) int {
 	return n
 }
 
-// packTransfer appends t's fields (all but id) in the layout of migration 0051, which the
-// ledger_transfers view decodes: on SQLite a transfer is stored as (seq, id, body).
+// packTransfer appends the body of t's row in the layout of migration 0051 (accounts,
+// the asset's and ref's lengths as decimal digits, asset, ref, pending id if any), which
+// the ledger_transfers view takes apart with built-in functions. On SQLite the integers
+// are columns of their own (~0.1 µs to bind each, against ~0.3 µs for a blob) and the
+// five blob and text values are this one. Lengths fit: validAsset allows 16 bytes,
+// maxRefBytes 256.
 func packTransfer(dst []byte, t *Transfer) []byte {
 	dst = append(dst, t.DebitAccountID[:]...)
 	dst = append(dst, t.CreditAccountID[:]...)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(t.CreatedAt.UnixMicro()))
-	dst = binary.BigEndian.AppendUint64(dst, uint64(t.Amount))
-	dst = binary.BigEndian.AppendUint64(dst, uint64(t.Timeout.Microseconds()))
-	dst = binary.BigEndian.AppendUint64(dst, uint64(int64(t.Code)))
-	dst = binary.BigEndian.AppendUint64(dst, uint64(int64(t.Flags)))
-	plen := byte(0)
-	if t.PendingID != uuid.Nil {
-		plen = 16
-	}
-	// Asset codes are at most 16 bytes (validAsset), so one byte holds the length.
-	dst = append(dst, byte(len(t.Asset)), plen)
+	al, rl := len(t.Asset), len(t.Ref)
+	dst = append(dst, byte('0'+al/10), byte('0'+al%10), byte('0'+rl/100), byte('0'+rl/10%10), byte('0'+rl%10))
 	dst = append(dst, t.Asset...)
-	if plen != 0 {
+	dst = append(dst, t.Ref...)
+	if t.PendingID != uuid.Nil {
 		dst = append(dst, t.PendingID[:]...)
 	}
-	return append(dst, t.Ref...)
+	return dst
 }
 
 // insertPendings, updatePendings and updateAccounts are SQLite's; PostgreSQL writes a batch
