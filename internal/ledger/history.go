@@ -17,10 +17,10 @@ import (
 )
 
 // SQLite account history. ledger_transfers is append-only in commit order (seq) with no
-// index by account. Every Options.MergeEvery transfers the committer merges the tail
-// (seq > ledger_state.merged_seq) into ledger_history_blocks: for each account touched,
-// one row holding that merge's (time, transfer id) entries, packed and sorted. Lookups
-// read the account's blocks newest first, plus a scan of the short unmerged tail.
+// index by account. Every Options.MergeEvery transfers the committer hands the tail to
+// the merger, which writes into the history file (okpay-history.db), for each account
+// touched, one block holding that merge's (time, transfer id) entries, packed and sorted.
+// Lookups read the account's blocks newest first, plus the short unmerged tail.
 //
 // Why blocks: a merge of 65k transfers into (account, time, id) rows wrote 130k rows, and
 // with the pure-Go driver the cost is per row, not per page; blocks write about one row

@@ -37,10 +37,18 @@
 // TransfersByAccount pages through an account's transfers, newest first. On PostgreSQL
 // ledger_transfers is indexed by (debit account, time) and (credit account, time). On
 // SQLite an (account, time) index costs ~4× the throughput (each batch dirties index pages
-// all over the tree), so transfers are appended in commit order (seq) and the committer
-// merges them every Options.MergeEvery transfers into ledger_history_blocks: one row per
-// touched account per merge, holding that account's sorted (time, id) entries (see
-// history.go). Lookups read the blocks plus the short unmerged tail.
+// all over the tree), so transfers are appended in commit order (seq) and a merger
+// goroutine writes them every Options.MergeEvery transfers into a history file of its own
+// (okpay-history.db, derived data): one block per touched account per merge, holding that
+// account's sorted (time, id) entries (see history.go). Lookups read the blocks plus the
+// short unmerged tail, kept in memory.
+//
+// # SQLite rows
+//
+// On SQLite a transfer is a row of ledger_transfer_rows: seq, id, the integers, and one
+// blob packing the accounts, asset, ref and pending id (packTransfer; binding values is
+// most of what an insert costs the pure-Go driver). The view ledger_transfers shows the
+// old columns, so reads and reconcile are plain SQL (migration 0051).
 package ledger
 
 import (
