@@ -572,3 +572,37 @@ func TestRunKickAndStop(t *testing.T) {
 		}
 	})
 }
+
+// A Kick waits KickDelay before claiming, so the messages of requests around it go out in
+// one claim: nothing is sent during the wait, and a message enqueued in it goes with the
+// first.
+func TestRunKickGathers(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
+		ts := startServer(t, serverOpts{})
+		w := newWorker(t, d, notify.WorkerConfig{Email: smtpSender(t, ts, ""), PollInterval: time.Hour, KickDelay: 300 * time.Millisecond})
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- w.Run(rctx) }()
+		time.Sleep(50 * time.Millisecond) // let the first, empty poll pass
+		enqueue(t, d, verifyMail("first@example.com"))
+		w.Kick()
+		time.Sleep(100 * time.Millisecond)
+		if n := len(ts.messages()); n != 0 {
+			t.Fatalf("%d sent before the kick's delay ended", n)
+		}
+		enqueue(t, d, verifyMail("second@example.com"))
+		w.Kick()
+		deadline := time.Now().Add(10 * time.Second)
+		for len(ts.messages()) < 2 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := len(ts.messages()); n != 2 {
+			t.Fatalf("sent %d of 2", n)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
