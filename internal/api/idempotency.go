@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -464,6 +465,37 @@ func (b idemBatch) ClaimAll(ctx context.Context, tx *db.Tx, gs []wallet.Guard) (
 	for _, i := range order {
 		pos[[2]string{tgs[i].scope, tgs[i].key}] = i
 	}
+	claim := func(rs *sql.Rows) error {
+		defer rs.Close()
+		for rs.Next() {
+			var sc, k string
+			if err := rs.Scan(&sc, &k); err != nil {
+				return err
+			}
+			owned[pos[[2]string{sc, k}]] = true
+		}
+		return rs.Err()
+	}
+	if tx.Dialect.Name() == db.Postgres {
+		// One statement of arrays: one round trip for the batch.
+		scopes, keys, hashes := make([]string, len(order)), make([]string, len(order)), make([]string, len(order))
+		for j, i := range order {
+			scopes[j], keys[j], hashes[j] = tgs[i].scope, tgs[i].key, tgs[i].hash
+		}
+		rs, err := tx.QueryContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at, locked_until)
+			SELECT s, k, h, 'running', $4, $5 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(s, k, h) ORDER BY s, k
+			ON CONFLICT (scope, key) DO UPDATE SET locked_until = excluded.locked_until
+			WHERE idempotency_keys.state = 'running' AND idempotency_keys.locked_until < excluded.created_at
+			  AND idempotency_keys.request_hash = excluded.request_hash
+			RETURNING scope, key`, scopes, keys, hashes, now, lock)
+		if err == nil {
+			err = claim(rs)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("claim idempotency keys: %w", err)
+		}
+		return owned, nil
+	}
 	for len(order) > 0 {
 		n := chunkOf(len(order))
 		var q strings.Builder
@@ -481,19 +513,9 @@ func (b idemBatch) ClaimAll(ctx context.Context, tx *db.Tx, gs []wallet.Guard) (
 			  AND idempotency_keys.request_hash = excluded.request_hash
 			RETURNING scope, key`)
 		rs, err := tx.QueryCached(ctx, q.String(), args...)
-		if err != nil {
-			return nil, fmt.Errorf("claim idempotency keys: %w", err)
+		if err == nil {
+			err = claim(rs)
 		}
-		for rs.Next() {
-			var sc, k string
-			if err := rs.Scan(&sc, &k); err != nil {
-				rs.Close()
-				return nil, fmt.Errorf("claim idempotency keys: %w", err)
-			}
-			owned[pos[[2]string{sc, k}]] = true
-		}
-		err = rs.Err()
-		rs.Close()
 		if err != nil {
 			return nil, fmt.Errorf("claim idempotency keys: %w", err)
 		}
@@ -536,6 +558,26 @@ func (b idemBatch) FinishAll(ctx context.Context, tx *db.Tx, gs []wallet.Guard, 
 	slices.SortFunc(ok, func(a, c done) int {
 		return cmp.Or(strings.Compare(a.g.scope, c.g.scope), strings.Compare(a.g.key, c.g.key))
 	})
+	if tx.Dialect.Name() == db.Postgres && len(ok) > 0 {
+		// One statement of arrays. The rows exist (claimed by ClaimAll in this
+		// transaction): this only completes them.
+		scopes, keys, hashes, bodies := make([]string, len(ok)), make([]string, len(ok)), make([]string, len(ok)), make([]string, len(ok))
+		statuses := make([]int32, len(ok))
+		for i, d := range ok {
+			scopes[i], keys[i], hashes[i], bodies[i], statuses[i] = d.g.scope, d.g.key, d.g.hash, string(d.body), int32(d.g.status)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, state, status, content_type, body, created_at, locked_until)
+			SELECT s, k, h, 'done', st, $6, b, $7, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[]) AS t(s, k, h, st, b) ORDER BY s, k
+			ON CONFLICT (scope, key) DO UPDATE SET state = 'done', status = excluded.status,
+			content_type = excluded.content_type, body = excluded.body`, scopes, keys, hashes, statuses, bodies, jsonContentType, now)
+		if err != nil {
+			return fmt.Errorf("store idempotent responses: %w", err)
+		}
+		for _, d := range ok {
+			d.g.body = d.body
+		}
+		ok = nil
+	}
 	for len(ok) > 0 {
 		n := chunkOf(len(ok))
 		var q strings.Builder

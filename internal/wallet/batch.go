@@ -502,8 +502,23 @@ func (s *Service) runBatch(tx *db.Tx, calls []*xfer) (int, error) {
 			feeds[i] = string(b)
 			c.out = makeActivity(fp.sides()[0], tx.Now).a
 		}
-		n, err := insertRows(ctx, tx, `INSERT INTO wallet_ops (id, user_id, kind, req_hash, result_id, created_at) VALUES `,
-			` ON CONFLICT (id) DO NOTHING RETURNING id`, ops)
+		var n int
+		var err error
+		if tx.Dialect.Name() == db.Postgres {
+			// One statement of arrays, rows in id order (the key lock order).
+			cols := make([][]string, 4)
+			for _, o := range ops {
+				for k := range cols {
+					cols[k] = append(cols[k], o[[]int{0, 1, 3, 4}[k]].(string))
+				}
+			}
+			n, err = countRows(ctx, tx, `INSERT INTO wallet_ops (id, user_id, kind, req_hash, result_id, created_at)
+				SELECT i, u, 'transfer', h, r, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(i, u, h, r) ORDER BY i
+				ON CONFLICT (id) DO NOTHING RETURNING id`, cols[0], cols[1], cols[2], cols[3], tx.NowMicros())
+		} else {
+			n, err = insertRows(ctx, tx, `INSERT INTO wallet_ops (id, user_id, kind, req_hash, result_id, created_at) VALUES `,
+				` ON CONFLICT (id) DO NOTHING RETURNING id`, ops)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("claim idempotency keys: %w", err)
 		}
@@ -513,12 +528,19 @@ func (s *Service) runBatch(tx *db.Tx, calls []*xfer) (int, error) {
 			// that out.
 			return 0, errBatchSurprise
 		}
-		rows := make([][]any, len(feeds))
-		for i, f := range feeds {
-			rows[i] = []any{f}
-		}
-		if _, err := insertRows(ctx, tx, `INSERT INTO wallet_feed (body) VALUES `, "", rows); err != nil {
-			return 0, fmt.Errorf("log payment: %w", err)
+		if tx.Dialect.Name() == db.Postgres {
+			// Rows take their seq in the array's order: the batch's order.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO wallet_feed (body) SELECT b FROM unnest($1::text[]) WITH ORDINALITY AS t(b, n) ORDER BY n`, feeds); err != nil {
+				return 0, fmt.Errorf("log payment: %w", err)
+			}
+		} else {
+			rows := make([][]any, len(feeds))
+			for i, f := range feeds {
+				rows[i] = []any{f}
+			}
+			if _, err := insertRows(ctx, tx, `INSERT INTO wallet_feed (body) VALUES `, "", rows); err != nil {
+				return 0, fmt.Errorf("log payment: %w", err)
+			}
 		}
 	}
 
@@ -604,6 +626,23 @@ func addUsage(ctx context.Context, tx *db.Tx, add map[usageKey]int64) error {
 	slices.SortFunc(keys, func(a, b usageKey) int {
 		return cmp.Or(strings.Compare(a.user, b.user), strings.Compare(a.period, b.period))
 	})
+	if len(keys) == 0 {
+		return nil
+	}
+	if tx.Dialect.Name() == db.Postgres {
+		us, ps, xs := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
+		for i, k := range keys {
+			us[i], ps[i], xs[i] = k.user, k.period, add[k]
+		}
+		// The rows exist and are locked (readUsage): this only adds.
+		_, err := tx.ExecContext(ctx, `INSERT INTO wallet_usage (user_id, flow, period, used)
+			SELECT u, 'send', p, x FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(u, p, x) ORDER BY u, p
+			ON CONFLICT (user_id, flow, period) DO UPDATE SET used = wallet_usage.used + excluded.used`, us, ps, xs)
+		if err != nil {
+			return fmt.Errorf("count limits: %w", err)
+		}
+		return nil
+	}
 	rows := make([][]any, len(keys))
 	for i, k := range keys {
 		rows[i] = []any{k.user, string(FlowSend), k.period, add[k]}
@@ -713,4 +752,18 @@ func insertRows(ctx context.Context, tx *db.Tx, head, tail string, rows [][]any)
 		rows = rows[n:]
 	}
 	return total, nil
+}
+
+// countRows runs q and counts the rows it returns.
+func countRows(ctx context.Context, tx *db.Tx, q string, args ...any) (int, error) {
+	rs, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rs.Close()
+	n := 0
+	for rs.Next() {
+		n++
+	}
+	return n, rs.Err()
 }
