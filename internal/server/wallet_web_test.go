@@ -77,6 +77,9 @@ func must(t *testing.T, body string, want ...string) {
 
 var statementRE = regexp.MustCompile(`OKPAY\*VERIFY (\d{4})`)
 
+// dataCodeRE finds the error code a page shows, for failure messages.
+var dataCodeRE = regexp.MustCompile(`data-code="[a-z_]+"`)
+
 func TestWalletPages(t *testing.T) {
 	walletEngines(t, func(t *testing.T, app *server.App, _ *syncBuffer) {
 		ctx := context.Background()
@@ -102,7 +105,7 @@ func TestWalletPages(t *testing.T) {
 		// The bank says the card expired: message, fix and the Change card button.
 		resp, body = a.post("/wallet/cards", card)
 		if resp.StatusCode != 422 {
-			t.Fatalf("expired card: %d", resp.StatusCode)
+			t.Fatalf("expired card: %d %s", resp.StatusCode, dataCodeRE.FindString(body))
 		}
 		must(t, body, `data-code="card_expired"`, `class="fix"`, `href="/wallet/cards">Change card</a>`)
 		// A good card, verified with the code on the sandbox statement.
