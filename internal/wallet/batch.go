@@ -139,7 +139,15 @@ func (b *transferBatcher) do(c *xfer) {
 	if !leader {
 		select {
 		case <-c.done:
-			return
+			// With several leaders (PostgreSQL) another one may have answered c after
+			// c was handed the lead: the lead must still be taken, or its slot is lost.
+			b.mu.Lock()
+			handed := c.handed
+			b.mu.Unlock()
+			if !handed {
+				return
+			}
+			<-c.lead
 		case <-c.lead:
 		}
 	}

@@ -243,8 +243,8 @@ func TestTransferBatchShared(t *testing.T) {
 		}
 		before := e.w.batch.batches.Load()
 		var wg sync.WaitGroup
-		errs := make(chan error, 300)
-		for i := 0; i < 300; i++ {
+		errs := make(chan error, 600)
+		for i := 0; i < 600; i++ {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
@@ -259,9 +259,16 @@ func TestTransferBatchShared(t *testing.T) {
 		for err := range errs {
 			t.Error(err)
 		}
+		// Every leader gave its slot back (a lost slot would leave later calls queued).
+		e.w.batch.mu.Lock()
+		running, queued := e.w.batch.running, len(e.w.batch.queue)
+		e.w.batch.mu.Unlock()
+		if running != 0 || queued != 0 {
+			t.Fatalf("after the calls: %d leaders, %d queued", running, queued)
+		}
 		batches := e.w.batch.batches.Load() - before
-		t.Logf("300 transfers in %d batches", batches)
-		if batches >= 300 {
+		t.Logf("600 transfers in %d batches", batches)
+		if batches >= 600 {
 			t.Fatalf("no batch held two calls: %d", batches)
 		}
 		for _, u := range users {
