@@ -32,3 +32,24 @@ func TestExposition(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelEscaping: backslash, quote and newline in a label value are escaped as the text
+// format asks; other bytes (Chinese included) pass through.
+func TestLabelEscaping(t *testing.T) {
+	got := labelString([]string{"a", "x\\y\"z\nw", "b", "支付"})
+	want := `{a="x\\y\"z\nw",b="支付"}`
+	if got != want {
+		t.Fatalf("labelString = %s, want %s", got, want)
+	}
+	if labelString(nil) != "" {
+		t.Fatal("no labels should give an empty string")
+	}
+}
+
+func BenchmarkLabelString(b *testing.B) {
+	kv := []string{"route", "POST /api/v1/transfers", "code", "200"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		labelString(kv)
+	}
+}
