@@ -123,13 +123,25 @@ func (b *Browser) fail(what string, err error) {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](loadStateJS))
 	body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
 	if len(body) > 2000 {
 		body = body[:2000] + "…"
 	}
 	b.Screenshot("failure")
-	b.t.Fatalf("browser: %s: %v\n  at %s\n  page text:\n%s", what, err, loc, body)
+	b.t.Fatalf("browser: %s: %v\n  at %s (%s)\n  page text:\n%s", what, err, loc, state, body)
 }
+
+// loadStateJS tells how far the page got: its readyState and the scripts, stylesheets and
+// images it has not finished loading, which keep a page's load event (and so Go) waiting.
+const loadStateJS = `(function () {
+	var done = {};
+	performance.getEntriesByType("resource").forEach(function (e) { done[e.name] = true; });
+	var pending = [].map.call(document.querySelectorAll("script[src], link[rel=stylesheet][href], img[src]"), function (e) {
+		return e.src || e.href;
+	}).filter(function (u) { return !done[u]; });
+	return "document " + document.readyState + (pending.length ? ", still loading " + pending.join(" ") : "");
+})()`
 
 // Go opens path (relative to Base, or an absolute URL) and waits for the page's <main>.
 func (b *Browser) Go(path string) {
@@ -230,8 +242,20 @@ func (b *Browser) click(ctx context.Context, sel string) {
 	b.t.Helper()
 	b.clicks++
 	id := b.clicks
-	check := fmt.Sprintf(`(function () { var c = window.__browsertestClick;
-	return !c || c.id !== %d ? "moved" : c.seen ? "seen" : "lost"; })()`, id)
+	// The check answers after two animation frames (or a second, on a page that does not
+	// paint yet): the browser can answer a dispatched press before the page has handled it,
+	// and input waiting for the page is handled before the next frame.
+	check := fmt.Sprintf(`new Promise(function (resolve) {
+	var answered = false;
+	function answer() {
+		if (answered) return;
+		answered = true;
+		var c = window.__browsertestClick;
+		resolve(!c || c.id !== %d ? "moved" : c.seen ? "seen" : "lost");
+	}
+	requestAnimationFrame(function () { requestAnimationFrame(answer); });
+	setTimeout(answer, 1000);
+})`, id)
 	retry(b, ctx, "click "+sel, chromedp.QueryAfter(chromedp.CSS(sel), func(ctx context.Context, t *chromedp.Target, nodes []*chromedp.Node) (chromedp.Void, error) {
 		n := nodes[0]
 		if _, err := callOn[bool](ctx, t, n, watchClickJS, id); err != nil {
@@ -240,11 +264,10 @@ func (b *Browser) click(ctx context.Context, sel string) {
 		if _, err := chromedp.MouseClickNode(n)(ctx, t); err != nil {
 			return chromedp.Void{}, err
 		}
-		// The browser answers a dispatched press once the page has handled or dropped it,
-		// so the mark is normally there at once; a second allows for a slow page.
-		for deadline := time.Now().Add(time.Second); ; {
+		// Two seconds allow for a page slow to handle it under load.
+		for deadline := time.Now().Add(2 * time.Second); ; {
 			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
-			state, err := chromedp.Evaluate[string](check)(cctx, t)
+			state, err := chromedp.Evaluate[string](check, chromedp.EvalAwaitPromise)(cctx, t)
 			ccancel()
 			// An error is the page going away: the click started a navigation.
 			if err != nil || state != "lost" {
