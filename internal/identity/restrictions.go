@@ -181,36 +181,11 @@ func (s *Service) CanSend(ctx context.Context, tx *db.Tx, userID string) error {
 // Errors (send): email_not_verified, account_frozen (param until when set),
 // sending_restricted. Errors (receive): receiving_restricted.
 func (s *Service) CheckTransfer(ctx context.Context, tx *db.Tx, fromID string, fromEmailVerified bool, toID string) (send, receive, err error) {
-	if !fromEmailVerified {
-		return apperr.New(CodeEmailNotVerified), nil, nil
-	}
-	now := tx.NowMicros()
-	rows, err := tx.QueryCached(ctx, `SELECT `+restrictionCols+` FROM restrictions
-		WHERE user_id IN ($1, $2) AND lifted_at = 0 AND (until_at = 0 OR until_at > $3) ORDER BY created_at LIMIT 200`, fromID, toID, now)
+	cs, err := s.CheckTransfers(ctx, tx, []TransferParties{{FromID: fromID, FromEmailVerified: fromEmailVerified, ToID: toID}})
 	if err != nil {
-		return nil, nil, fmt.Errorf("load restrictions: %w", err)
+		return nil, nil, err
 	}
-	defer rows.Close()
-	var from, to []*Restriction
-	for rows.Next() {
-		r, uid, err := scanRestriction(rows)
-		if err != nil {
-			return nil, nil, fmt.Errorf("scan restriction: %w", err)
-		}
-		if uid == fromID {
-			from = append(from, r)
-		}
-		if uid == toID {
-			to = append(to, r)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("load restrictions: %w", err)
-	}
-	if err := blockedBy(from, ScopeSend); err != nil {
-		return err, nil, nil
-	}
-	return nil, blockedBy(to, ScopeReceive), nil
+	return cs[0].Send, cs[0].Receive, nil
 }
 
 // TransferParties is one payment of a batch for CheckTransfers: the people as the caller
