@@ -293,13 +293,10 @@ func (g *TxGuard) Begin(ctx context.Context, tx *db.Tx) (bool, error) {
 
 // Finish stores v, encoded as the response, in tx.
 func (g *TxGuard) Finish(ctx context.Context, tx *db.Tx, v any) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // as httpx.WriteJSON
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("encode response: %w", err)
+	var err error
+	if g.body, err = encodeStored(v); err != nil {
+		return err
 	}
-	g.body = b.Bytes()
 	if len(g.body) > maxStoredBody { // too large to keep: free the key, as Wrap does
 		_, err := tx.ExecCached(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'running'`, g.scope, g.key)
 		return err
@@ -308,6 +305,18 @@ func (g *TxGuard) Finish(ctx context.Context, tx *db.Tx, v any) error {
 }
 
 const jsonContentType = "application/json; charset=utf-8" // as httpx.WriteJSON
+
+// encodeStored is the response body a guard stores for v, byte for byte what
+// httpx.WriteJSON sends.
+func encodeStored(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as httpx.WriteJSON
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	return b.Bytes(), nil
+}
 
 // WrapTx is Wrap for a route whose service call takes the guard into its own transaction:
 // h passes g (nil when the request has no key) to the service and returns the result
@@ -542,18 +551,16 @@ func (b idemBatch) FinishAll(ctx context.Context, tx *db.Tx, gs []wallet.Guard, 
 			free = append(free, tg)
 			continue
 		}
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false) // as httpx.WriteJSON
-		if err := enc.Encode(results[i]); err != nil {
-			return fmt.Errorf("encode response: %w", err)
+		body, err := encodeStored(results[i])
+		if err != nil {
+			return err
 		}
-		if buf.Len() > maxStoredBody { // too large to keep: free the key, as Wrap does
-			tg.body = buf.Bytes()
+		if len(body) > maxStoredBody { // too large to keep: free the key, as Wrap does
+			tg.body = body
 			free = append(free, tg)
 			continue
 		}
-		ok = append(ok, done{tg, buf.Bytes()})
+		ok = append(ok, done{tg, body})
 	}
 	slices.SortFunc(ok, func(a, c done) int {
 		return cmp.Or(strings.Compare(a.g.scope, c.g.scope), strings.Compare(a.g.key, c.g.key))
