@@ -106,7 +106,10 @@ func (l *Ledger) recordTail(b *batch) {
 	}
 	l.tailMu.Lock()
 	defer l.tailMu.Unlock()
-	if t.count+int64(len(b.inserts)) > int64(maxTailFactor*l.opts.MergeEvery) {
+	// A gap (SubmitTx or another process wrote transfers since our last batch): the
+	// entries no longer cover their seq range, which merge and lookups take them to.
+	gap := t.count > 0 && b.firstSeq != t.minSeq+t.count
+	if gap || t.count+int64(len(b.inserts)) > int64(maxTailFactor*l.opts.MergeEvery) {
 		t.broken = true
 		t.entries = nil
 		t.count = 0
