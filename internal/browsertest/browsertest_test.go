@@ -67,20 +67,8 @@ document.addEventListener("input", function () { document.getElementById("events
 // a page laid out again or not yet painted does to a click) is repeated until the element
 // gets it, and the form is sent once.
 func TestClickRepeatsALostPressOnce(t *testing.T) {
-	var posts atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if r.Method == http.MethodPost {
-			fmt.Fprintf(w, `<!doctype html><html><body><main><p id="done">sent %d</p></main></body></html>`, posts.Add(1))
-			return
-		}
-		fmt.Fprint(w, `<!doctype html><html><body><main><form method="post" action="/send">
-<button id="send" type="submit">send</button></form>
-<div id="cover" style="position:fixed;inset:0;background:rgba(0,0,0,.1)"></div>
-<script>setTimeout(function () { document.getElementById("cover").remove(); }, 1500);</script>
-</main></body></html>`)
-	}))
-	defer srv.Close()
+	srv, posts := sendForm(t, `<div id="cover" style="position:fixed;inset:0;background:rgba(0,0,0,.1)"></div>
+<script>setTimeout(function () { document.getElementById("cover").remove(); }, 1500);</script>`)
 	b := New(t, srv.URL)
 	b.Go("/")
 	b.Click("#send")
@@ -93,7 +81,22 @@ func TestClickRepeatsALostPressOnce(t *testing.T) {
 // ClickUntil clicks again when the page received the click but nothing came of it (here
 // the page's script swallows the first one), and stops once the result is shown.
 func TestClickUntilRepeatsUntilDone(t *testing.T) {
-	var posts atomic.Int32
+	srv, posts := sendForm(t, `<script>
+var first = true;
+document.getElementById("send").addEventListener("click", function (e) { if (first) { first = false; e.preventDefault(); } });
+</script>`)
+	b := New(t, srv.URL)
+	b.Go("/")
+	b.ClickUntil("#send", "#done")
+	if got := b.Text("#done"); !strings.Contains(got, "sent 1") || posts.Load() != 1 {
+		t.Fatalf("%q after %d posts", got, posts.Load())
+	}
+}
+
+// sendForm serves a page with a "send" button posting a form, then extra (HTML after the
+// form), and counts the posts; each post answers with #done "sent N".
+func sendForm(t *testing.T, extra string) (*httptest.Server, *atomic.Int32) {
+	posts := new(atomic.Int32)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if r.Method == http.MethodPost {
@@ -102,16 +105,8 @@ func TestClickUntilRepeatsUntilDone(t *testing.T) {
 		}
 		fmt.Fprint(w, `<!doctype html><html><body><main><form method="post" action="/send">
 <button id="send" type="submit">send</button></form>
-<script>
-var first = true;
-document.getElementById("send").addEventListener("click", function (e) { if (first) { first = false; e.preventDefault(); } });
-</script></main></body></html>`)
+`+extra+`</main></body></html>`)
 	}))
-	defer srv.Close()
-	b := New(t, srv.URL)
-	b.Go("/")
-	b.ClickUntil("#send", "#done")
-	if got := b.Text("#done"); !strings.Contains(got, "sent 1") || posts.Load() != 1 {
-		t.Fatalf("%q after %d posts", got, posts.Load())
-	}
+	t.Cleanup(srv.Close)
+	return srv, posts
 }
