@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +71,7 @@ func runBenchAPI(ctx context.Context, args []string) error {
 	conns := fs.Int("connections", 64, "concurrent keep-alive HTTP connections")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send transfers")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the transfer phase to this file")
+	traceFile := fs.String("trace", "", "write an execution trace of the transfer phase to this file (go tool trace -pprof=sync|syscall|sched FILE shows where requests wait)")
 	memProfile := fs.String("memprofile", "", "write allocation profiles at the start and the end of the transfer phase to FILE.start and FILE (compare with go tool pprof -sample_index=alloc_space -base FILE.start …)")
 	keep := fs.Bool("keep", false, "keep the temporary SQLite folder / PostgreSQL schema")
 	op := fs.String("op", "transfer", "what each request does: transfer (POST /transfers), me (GET /me) or balances (GET /wallet/balances); the reads measure the HTTP + session path without the write")
@@ -195,6 +197,16 @@ func runBenchAPI(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
 	writeAllocs := func(path string) {
 		f, err := os.Create(path)
 		if err != nil {
@@ -265,6 +277,9 @@ func runBenchAPI(ctx context.Context, args []string) error {
 	cpu := processCPU() - cpu0
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		trace.Stop()
 	}
 	if *memProfile != "" {
 		writeAllocs(*memProfile)
