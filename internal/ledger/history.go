@@ -298,7 +298,42 @@ func (l *Ledger) handOffTail(wait bool) bool {
 	l.tail.reset()
 	l.tailMu.Unlock()
 	l.unmerged = 0
+	l.handedTop = max(l.handedTop, job.top)
 	return true
+}
+
+// catchUpHistory runs on the committer after each sweep. Transfers written through
+// SubmitTx (the wallet writes only that way) do not count towards MergeEvery, so with no
+// committer batches nothing would merge them while the process runs: every history
+// lookup would scan all of them in the table and the next Start would merge them all
+// before taking calls. Once MergeEvery of them are past the last merge, the merger is
+// handed the whole range to read from the table, if it is idle; otherwise the next sweep
+// tries again.
+func (l *Ledger) catchUpHistory() {
+	if l.st.pg || l.hist == nil {
+		return
+	}
+	var last int64
+	if err := l.d.R.QueryRowContext(context.Background(), sqlLastSeq).Scan(&last); err != nil {
+		l.opts.Logger.Error("ledger: history catch-up: read last seq", "err", err)
+		return
+	}
+	if last-l.handedTop < int64(l.opts.MergeEvery) {
+		return
+	}
+	// The range goes to the merger as "broken" (read from the table): the tail holds at
+	// most the committer's own transfers in it.
+	job := &mergeJob{top: last, broken: true}
+	select {
+	case l.mergeCh <- job:
+	default:
+		return // merger busy: nothing changed
+	}
+	l.tailMu.Lock()
+	l.tail.reset()
+	l.tailMu.Unlock()
+	l.unmerged = 0
+	l.handedTop = last
 }
 
 // memTail collects, under the tail lock, the in-memory history entries of account (from

@@ -140,6 +140,8 @@ type Ledger struct {
 	unmerged int
 	// lastSeq is the seq of the last transfer the committer wrote (SQLite).
 	lastSeq int64
+	// handedTop is the top of the last merge job handed to the merger (SQLite).
+	handedTop int64
 	// hist is the history file and mergeCh feeds its merger (SQLite; see history.go).
 	hist       *histDB
 	mergeCh    chan *mergeJob
@@ -419,6 +421,7 @@ func (l *Ledger) loop() {
 		}
 		if first.kind == kindSweep {
 			l.runSweep(first)
+			l.catchUpHistory()
 			continue
 		}
 		calls := []*call{first}

@@ -75,3 +75,90 @@ func TestHistoryWithSubmitTxBetweenBatches(t *testing.T) {
 		h.reconcile()
 	})
 }
+
+// TestHistoryMergesSubmitTxWrites: a process that writes only through SubmitTx (the
+// wallet) never fills a committer batch, so its transfers must still reach the history
+// file while it runs — handed to the merger after a sweep — not pile up until the next
+// Start, with every lookup scanning them in the table meanwhile.
+func TestHistoryMergesSubmitTxWrites(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite, dbtest.NewClock())
+	h := start(t, d, ledger.Options{MergeEvery: 8})
+	sys := h.account("CNY", 0)
+	a := h.account("CNY", 0)
+	merges := func() int64 { return h.l.StatsSnapshot().Merges }
+	before := merges()
+	want := map[uuid.UUID]bool{}
+	submit := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			tr := xfer(sys, a, 1)
+			if err := d.InTx(h.ctx, func(tx *db.Tx) error {
+				res, err := h.l.SubmitTx(h.ctx, tx, []ledger.Transfer{tr})
+				if err == nil && res[0].Code != ledger.OK {
+					t.Fatalf("submit tx: %v", res[0].Code)
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			want[tr.ID] = true
+		}
+	}
+	sweep := func() {
+		t.Helper()
+		if _, err := h.l.SweepExpired(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMerges := func(atLeast int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); merges() < atLeast; {
+			if time.Now().After(deadline) {
+				t.Fatalf("merges: %d, want at least %d", merges(), atLeast)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	submit(5)
+	sweep()
+	time.Sleep(50 * time.Millisecond)
+	if got := merges(); got != before {
+		t.Fatalf("a sweep merged %d SubmitTx transfers, fewer than MergeEvery (merges %d → %d)", 5, before, got)
+	}
+	submit(20)
+	sweep()
+	waitMerges(before + 1)
+	// The committer's own batches and SubmitTx mixed: both end up merged and listed once.
+	for i := 0; i < 10; i++ {
+		tr := xfer(sys, a, 1)
+		h.expect(tr, ledger.OK)
+		want[tr.ID] = true
+	}
+	submit(10)
+	sweep()
+	waitMerges(before + 2)
+	seen := map[uuid.UUID]int{}
+	cur := ""
+	for {
+		page, next, err := h.l.TransfersByAccount(h.ctx, a, time.Time{}, time.Time{}, cur, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range page {
+			seen[tr.ID]++
+		}
+		if next == "" {
+			break
+		}
+		cur = next
+	}
+	for id := range want {
+		if seen[id] != 1 {
+			t.Errorf("transfer %s listed %d times", id, seen[id])
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("history lists %d transfers, want %d", len(seen), len(want))
+	}
+	h.reconcile()
+}
