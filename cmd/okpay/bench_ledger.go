@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +71,7 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	mergeEvery := fs.Int("merge-every", 0, "SQLite: transfers between history merges (0 = ledger default)")
 	maxBatch := fs.Int("max-batch", 0, "transfers per committer batch (0 = ledger default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run phase to this file")
+	traceFile := fs.String("trace", "", "write an execution trace of the run phase to this file (go tool trace -pprof=sync|syscall|sched FILE shows where the committer and callers wait)")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run phase to this file")
 	keep := fs.Bool("keep", false, "keep the temporary SQLite folder / PostgreSQL schema")
 	if err := fs.Parse(args); err != nil {
@@ -181,6 +183,16 @@ func runBenchLedger(ctx context.Context, args []string) error {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+	}
 	calls := (*transfers + *perCall - 1) / *perCall
 	var next atomic.Int64
 	var failed sync.Map // code → *atomic.Int64
@@ -242,6 +254,9 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	elapsed := time.Since(start)
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		trace.Stop()
 	}
 	if *memProfile != "" {
 		var ms runtime.MemStats
