@@ -52,7 +52,12 @@ type benchAPIResult struct {
 	// own HTTP clients together) during the transfer phase per transfer: less sensitive
 	// than the rate to what else runs on the machine.
 	CPUMsPerTransfer float64 `json:"cpu_ms_per_transfer"`
-	Reconcile        string  `json:"reconcile"`
+	// DiskWriteKBPerTransfer is what the process sent to storage (/proc/self/io
+	// write_bytes: log frames, checkpoints, the history file) during the transfer phase
+	// per transfer: the write amplification of a transfer's rows and index entries.
+	// Absent where /proc is not available.
+	DiskWriteKBPerTransfer float64 `json:"disk_write_kb_per_transfer,omitempty"`
+	Reconcile              string  `json:"reconcile"`
 	// Refused counts answers other than 201 by error code (none expected).
 	Refused     string  `json:"refused,omitempty"`
 	SetupSecond float64 `json:"setup_seconds"`
@@ -226,6 +231,7 @@ func runBenchAPI(ctx context.Context, args []string) error {
 	lat := make([][]float32, *conns)
 	deadline := time.Now().Add(*duration)
 	cpu0 := processCPU()
+	disk0, diskOK := processDiskWrites()
 	start := time.Now()
 	for c := 0; c < *conns; c++ {
 		wg.Add(1)
@@ -275,6 +281,7 @@ func runBenchAPI(ctx context.Context, args []string) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu := processCPU() - cpu0
+	disk1, diskOK1 := processDiskWrites()
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -313,6 +320,9 @@ func runBenchAPI(ctx context.Context, args []string) error {
 	out := benchAPIResult{Bench: "api", Engine: engine, Op: *op, Users: *users, Connections: *conns, Seconds: round3(elapsed.Seconds()),
 		Transfers: done.Load(), TransfersPerSec: math.Round(float64(done.Load()) / elapsed.Seconds()), P50Ms: round3(p50), P99Ms: round3(p99),
 		PeakRSSMB: peak, CPUMsPerTransfer: round3(cpu.Seconds() * 1000 / float64(max(done.Load(), 1))), Reconcile: recon, Refused: strings.Join(reasons, ","), SetupSecond: round3(setup.Seconds())}
+	if diskOK && diskOK1 {
+		out.DiskWriteKBPerTransfer = round3(float64(disk1-disk0) / 1024 / float64(max(done.Load(), 1)))
+	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
 	if recon != "ok" {
@@ -361,6 +371,22 @@ func reconcileAfter(ctx context.Context, cfg server.Config) (*ledger.Report, err
 
 // processCPU is the CPU time (user + system) this process has used so far, from
 // /proc/self/stat (0 where there is none). Linux counts it in ticks of 10 ms.
+// processDiskWrites returns the bytes this process has caused to be written to storage
+// (write_bytes of /proc/self/io), and whether it could read them.
+func processDiskWrites() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
 func processCPU() time.Duration {
 	b, err := os.ReadFile("/proc/self/stat")
 	if err != nil {
