@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
-	"runtime/trace"
 	"sort"
 	"strconv"
 	"strings"
@@ -202,16 +201,11 @@ func runBenchAPI(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if *traceFile != "" {
-		f, err := os.Create(*traceFile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
+	stopTrace, err := startTrace(*traceFile)
+	if err != nil {
+		return err
 	}
+	defer stopTrace()
 	writeAllocs := func(path string) {
 		f, err := os.Create(path)
 		if err != nil {
@@ -285,9 +279,7 @@ func runBenchAPI(ctx context.Context, args []string) error {
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
-	if *traceFile != "" {
-		trace.Stop()
-	}
+	stopTrace()
 	if *memProfile != "" {
 		writeAllocs(*memProfile)
 	}

@@ -183,16 +183,11 @@ func runBenchLedger(ctx context.Context, args []string) error {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 	}
-	if *traceFile != "" {
-		f, err := os.Create(*traceFile)
-		if err != nil {
-			return fmt.Errorf("trace: %w", err)
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return fmt.Errorf("trace: %w", err)
-		}
+	stopTrace, err := startTrace(*traceFile)
+	if err != nil {
+		return err
 	}
+	defer stopTrace()
 	calls := (*transfers + *perCall - 1) / *perCall
 	var next atomic.Int64
 	var failed sync.Map // code → *atomic.Int64
@@ -255,9 +250,7 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
-	if *traceFile != "" {
-		trace.Stop()
-	}
+	stopTrace()
 	if *memProfile != "" {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -333,6 +326,24 @@ func runBenchLedger(ctx context.Context, args []string) error {
 		return errors.New("reconcile failed after the bench")
 	}
 	return nil
+}
+
+// startTrace starts an execution trace into path (none for ""); stop ends it and closes
+// the file, once however often it is called (callers also defer it for early returns).
+func startTrace(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { trace.Stop(); f.Close() }) }, nil
 }
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -84,8 +85,12 @@ func TestBenchLedgerCommand(t *testing.T) {
 
 func TestBenchAPICommand(t *testing.T) {
 	benchEngines(t, func(t *testing.T, engine string, flags []string) {
-		args := append([]string{"--users", "4", "--connections", "2", "--duration", "700ms"}, flags...)
+		tracePath := filepath.Join(t.TempDir(), "api.trace")
+		args := append([]string{"--users", "4", "--connections", "2", "--duration", "700ms", "--trace", tracePath}, flags...)
 		got := lastLineOf(t, func() error { return runBenchAPI(context.Background(), args) })
+		if fi, err := os.Stat(tracePath); err != nil || fi.Size() == 0 {
+			t.Errorf("--trace wrote no trace: %v", err)
+		}
 		if got["bench"] != "api" || got["engine"] != engine || got["op"] != "transfer" || got["reconcile"] != "ok" {
 			t.Errorf("result: %v", got)
 		}

@@ -28,50 +28,16 @@ func TestHistoryWithSubmitTxBetweenBatches(t *testing.T) {
 				want[tr.ID] = true
 			}
 			tr := xfer(sys, a, 1)
-			if err := d.InTx(h.ctx, func(tx *db.Tx) error {
-				res, err := h.l.SubmitTx(h.ctx, tx, []ledger.Transfer{tr})
-				if err == nil && res[0].Code != ledger.OK {
-					t.Fatalf("submit tx: %v", res[0].Code)
-				}
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			submitTxOK(t, h, d, tr)
 			want[tr.ID] = true
 			time.Sleep(2 * time.Millisecond) // let merges run between rounds
 		}
-		listAll := func(when string) {
-			t.Helper()
-			seen := map[uuid.UUID]int{}
-			cur := ""
-			for {
-				page, next, err := h.l.TransfersByAccount(h.ctx, a, time.Time{}, time.Time{}, cur, 10)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, tr := range page {
-					seen[tr.ID]++
-				}
-				if next == "" {
-					break
-				}
-				cur = next
-			}
-			for id := range want {
-				if seen[id] != 1 {
-					t.Errorf("%s: transfer %s listed %d times", when, id, seen[id])
-				}
-			}
-			if len(seen) != len(want) {
-				t.Errorf("%s: history lists %d transfers, want %d", when, len(seen), len(want))
-			}
-		}
-		listAll("live")
+		listedOnce(t, h, a, want, 10, "live")
 		if err := h.l.Close(); err != nil {
 			t.Fatal(err)
 		}
 		h = start(t, d, opts)
-		listAll("after restart")
+		listedOnce(t, h, a, want, 10, "after restart")
 		h.reconcile()
 	})
 }
@@ -92,15 +58,7 @@ func TestHistoryMergesSubmitTxWrites(t *testing.T) {
 		t.Helper()
 		for i := 0; i < n; i++ {
 			tr := xfer(sys, a, 1)
-			if err := d.InTx(h.ctx, func(tx *db.Tx) error {
-				res, err := h.l.SubmitTx(h.ctx, tx, []ledger.Transfer{tr})
-				if err == nil && res[0].Code != ledger.OK {
-					t.Fatalf("submit tx: %v", res[0].Code)
-				}
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			submitTxOK(t, h, d, tr)
 			want[tr.ID] = true
 		}
 	}
@@ -137,10 +95,32 @@ func TestHistoryMergesSubmitTxWrites(t *testing.T) {
 	submit(10)
 	sweep()
 	waitMerges(before + 2)
+	listedOnce(t, h, a, want, 7, "live")
+	h.reconcile()
+}
+
+// submitTxOK writes tr through SubmitTx in a transaction of its own and expects OK.
+func submitTxOK(t *testing.T, h *harness, d *db.DB, tr ledger.Transfer) {
+	t.Helper()
+	if err := d.InTx(h.ctx, func(tx *db.Tx) error {
+		res, err := h.l.SubmitTx(h.ctx, tx, []ledger.Transfer{tr})
+		if err == nil && res[0].Code != ledger.OK {
+			t.Fatalf("submit tx: %v", res[0].Code)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// listedOnce pages through account's whole history, limit transfers a page, and checks
+// that it lists every transfer in want exactly once and nothing else.
+func listedOnce(t *testing.T, h *harness, account uuid.UUID, want map[uuid.UUID]bool, limit int, when string) {
+	t.Helper()
 	seen := map[uuid.UUID]int{}
 	cur := ""
 	for {
-		page, next, err := h.l.TransfersByAccount(h.ctx, a, time.Time{}, time.Time{}, cur, 7)
+		page, next, err := h.l.TransfersByAccount(h.ctx, account, time.Time{}, time.Time{}, cur, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,11 +134,10 @@ func TestHistoryMergesSubmitTxWrites(t *testing.T) {
 	}
 	for id := range want {
 		if seen[id] != 1 {
-			t.Errorf("transfer %s listed %d times", id, seen[id])
+			t.Errorf("%s: transfer %s listed %d times", when, id, seen[id])
 		}
 	}
 	if len(seen) != len(want) {
-		t.Errorf("history lists %d transfers, want %d", len(seen), len(want))
+		t.Errorf("%s: history lists %d transfers, want %d", when, len(seen), len(want))
 	}
-	h.reconcile()
 }
