@@ -38,7 +38,8 @@
 // ledger_transfers is indexed by (debit account, time) and (credit account, time). On
 // SQLite an (account, time) index costs ~4× the throughput (each batch dirties index pages
 // all over the tree), so transfers are appended in commit order (seq) and a merger
-// goroutine writes them every Options.MergeEvery transfers into a history file of its own
+// goroutine writes them every Options.MergeEvery transfers (committer batches and, checked
+// after each sweep, SubmitTx) into a history file of its own
 // (okpay-history.db, derived data): one block per touched account per merge, holding that
 // account's sorted (time, id) entries (see history.go). Lookups read the blocks plus the
 // short unmerged tail, kept in memory.
@@ -93,6 +94,9 @@ type Options struct {
 	SweepLimit int
 	// MergeEvery (SQLite) is how many transfers the committer gathers before handing
 	// them to the history merger (65,536). Until merged, lookups read them from memory.
+	// Transfers written through SubmitTx count too: after each sweep, once this many are
+	// past the last merge, the merger reads them from the table (so with the sweep off,
+	// SubmitTx-only writers merge at Start and Close only).
 	MergeEvery int
 	Logger     *slog.Logger
 }
