@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -66,6 +67,18 @@ type DB struct {
 	// ckpt checkpoints the WAL off the writer (SQLite only; see checkpoint.go).
 	ckpt    *checkpointer
 	logSync // SyncLog's descriptor of the log file (syncahead.go)
+
+	closeMu sync.Mutex
+	onClose []func()
+}
+
+// OnClose runs fn when d is closed, before its connections are. Packages that keep state
+// per database in a registry of their own use it to drop the entry, so a process that
+// opens many databases (tests, tools) does not keep every closed one reachable.
+func (d *DB) OnClose(fn func()) {
+	d.closeMu.Lock()
+	defer d.closeMu.Unlock()
+	d.onClose = append(d.onClose, fn)
 }
 
 // Open opens and pings the database. It does not migrate; call Migrate.
@@ -158,6 +171,13 @@ func openSQLite(cfg Config) (*DB, error) {
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	d.closeMu.Lock()
+	hooks := d.onClose
+	d.onClose = nil
+	d.closeMu.Unlock()
+	for _, fn := range hooks {
+		fn()
+	}
 	if d.ckpt != nil {
 		d.ckpt.stop()
 	}

@@ -20,9 +20,11 @@ var settlers sync.Map // *db.DB → func(context.Context) error
 // RegisterSettler makes fn run before the inbox is read and before the outbox is claimed
 // on d. fn writes whatever derived rows are still owed for transactions that committed
 // before it was called; it must be safe to call concurrently. A later registration for
-// the same database replaces an earlier one.
+// the same database replaces an earlier one. The registration ends when d is closed.
 func RegisterSettler(d *db.DB, fn func(ctx context.Context) error) {
-	settlers.Store(d, fn)
+	if _, loaded := settlers.Swap(d, fn); !loaded {
+		d.OnClose(func() { settlers.Delete(d) })
+	}
 }
 
 // settle runs d's settler, if any.
