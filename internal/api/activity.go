@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -244,18 +245,15 @@ func ExportCSV(w http.ResponseWriter, r *http.Request, svc *wallet.Service, user
 //
 // Errors: currency_not_supported, amount_invalid.
 func QuoteFee(svc *wallet.Service, asset, amount string) (*FeeQuote, error) {
-	a, ok := money.Lookup(asset)
-	if !ok {
-		return nil, apperr.New(apperr.CodeCurrencyUnsupported)
-	}
-	m, err := money.ParsePositive(amount, a)
+	a, minor, err := wallet.ParseAmount(amount, asset)
 	if err != nil {
-		return nil, apperr.New(apperr.CodeAmountInvalid).Wrap(err)
+		return nil, err
 	}
+	m := money.Amount(minor)
 	fee := svc.WithdrawalFee(asset, int64(m))
 	total := int64(m) + fee
 	if total < int64(m) {
-		return nil, apperr.New(apperr.CodeAmountInvalid)
+		return nil, apperr.New(apperr.CodeAmountInvalid).With("scale", strconv.Itoa(a.Scale))
 	}
 	return &FeeQuote{Asset: asset, AmountMinor: int64(m), FeeMinor: fee, TotalMinor: total,
 		Amount: m.Format(a), Fee: money.Amount(fee).Format(a), Total: money.Amount(total).Format(a)}, nil

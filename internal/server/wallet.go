@@ -217,15 +217,11 @@ func (a *App) sandboxTools() *SandboxTools {
 			if err != nil {
 				return err
 			}
-			as, ok := money.Lookup(asset)
-			if !ok {
-				return apperr.New(apperr.CodeCurrencyUnsupported)
-			}
-			m, err := money.ParsePositive(amount, as)
+			_, m, err := wallet.ParseAmount(amount, asset)
 			if err != nil {
-				return apperr.New(apperr.CodeAmountInvalid).Wrap(err)
+				return err
 			}
-			_, err = sb.SimulateDeposit(ctx, da.Address, m, asset)
+			_, err = sb.SimulateDeposit(ctx, da.Address, money.Amount(m), asset)
 			return err
 		},
 	}

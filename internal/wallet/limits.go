@@ -40,7 +40,8 @@ func (s *Service) toLimit(asset string, minor int64) (int64, error) {
 		q.Add(q, big.NewInt(1))
 	}
 	if !q.IsInt64() {
-		return 0, apperr.New(apperr.CodeAmountInvalid)
+		a, _ := money.Lookup(asset)
+		return 0, apperr.New(apperr.CodeAmountInvalid).With("scale", fmt.Sprint(a.Scale))
 	}
 	return q.Int64(), nil
 }

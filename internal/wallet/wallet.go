@@ -317,6 +317,14 @@ func assetOf(code string) (money.Asset, error) {
 	return money.Asset{}, apperr.New(apperr.CodeCurrencyUnsupported)
 }
 
+// ParseAmount reads a positive decimal amount of asset, for the HTTP layers: a form or
+// query parameter is then refused with the same codes, and the same fix naming the
+// asset's decimal places, as the money flows give. Errors: currency_not_supported,
+// amount_invalid.
+func ParseAmount(amount, asset string) (money.Asset, int64, error) {
+	return parseAmount(amount, asset)
+}
+
 // parseAmount reads a positive decimal amount of asset. Errors: currency_not_supported,
 // amount_invalid.
 func parseAmount(amount, asset string) (money.Asset, int64, error) {

@@ -405,18 +405,14 @@ func (u *UI) transfer(w http.ResponseWriter, r *http.Request, p *authn.Principal
 		for _, k := range []string{"to", "amount", "asset", "memo"} {
 			d.Values.Set(k, r.PostForm.Get(k))
 		}
-		if a, ok := money.Lookup(in.Asset); ok {
-			if m, err := money.ParsePositive(in.Amount, a); err == nil {
-				d.Values.Set("amount", m.Format(a))
-				u.wrender(w, r, http.StatusOK, "wallet-transfer", d)
-				return
-			}
-			d, status := u.wfail(w, r, apperr.New(apperr.CodeAmountInvalid))
+		a, m, err := wallet.ParseAmount(in.Amount, in.Asset)
+		if err != nil {
+			d, status := u.wfail(w, r, err)
 			u.wrender(w, r, status, "wallet-transfer", d)
 			return
 		}
-		d, status := u.wfail(w, r, apperr.New(apperr.CodeCurrencyUnsupported))
-		u.wrender(w, r, status, "wallet-transfer", d)
+		d.Values.Set("amount", money.Amount(m).Format(a))
+		u.wrender(w, r, http.StatusOK, "wallet-transfer", d)
 		return
 	}
 	act, err := u.wsvc().Transfer(r.Context(), in)
@@ -460,18 +456,13 @@ func (u *UI) withdraw(w http.ResponseWriter, r *http.Request, p *authn.Principal
 		in.Asset = "CNY"
 	}
 	if r.PostForm.Get("confirm") != "1" {
-		a, ok := money.Lookup(in.Asset)
-		if !ok {
-			d, status := u.wfail(w, r, apperr.New(apperr.CodeCurrencyUnsupported))
-			u.withdrawWith(w, r, p, d, status)
-			return
-		}
-		m, err := money.ParsePositive(in.Amount, a)
+		a, minor, err := wallet.ParseAmount(in.Amount, in.Asset)
 		if err != nil {
-			d, status := u.wfail(w, r, apperr.New(apperr.CodeAmountInvalid))
+			d, status := u.wfail(w, r, err)
 			u.withdrawWith(w, r, p, d, status)
 			return
 		}
+		m := money.Amount(minor)
 		fee := u.wsvc().WithdrawalFee(in.Asset, int64(m))
 		d := wdata{form: form{Values: url.Values{}}, Key: in.Key, Confirm: true,
 			Quote: &quote{Amount: fmtMinor(int64(m), in.Asset), Fee: fmtMinor(fee, in.Asset), Total: fmtMinor(int64(m)+fee, in.Asset)}}
