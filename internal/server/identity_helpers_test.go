@@ -145,6 +145,25 @@ func (c *client) do(method, path string, body any, out any) (*http.Response, api
 	return resp, e
 }
 
+// page GETs a web page (not the API) with c's cookies and returns its HTML.
+func (c *client) page(path string) string {
+	c.t.Helper()
+	req, _ := http.NewRequest("GET", c.base+path, nil)
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, raw)
+	}
+	return string(raw)
+}
+
 // must is do that fails the test unless the status is want.
 func (c *client) must(want int, method, path string, body any, out any) *http.Response {
 	c.t.Helper()

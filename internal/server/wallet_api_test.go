@@ -391,6 +391,11 @@ func TestWalletAPIFlows(t *testing.T) {
 		if len(deps.Items) != 1 || deps.Items[0].Status != wallet.StatusConfirming {
 			t.Fatalf("deposit: %+v", deps.Items)
 		}
+		// The activity page shows the status once, then the count ("Confirming 0/3", not
+		// "Confirming confirming 0/3").
+		if page := alice.page("/activity?type=deposit"); !strings.Contains(page, "Confirming</span> <span class=\"muted\">0/3") {
+			t.Errorf("activity page: confirming deposit not shown as \"Confirming 0/3\":\n%s", page)
+		}
 
 		// History: filters, pages, detail, analysis.
 		var pg wallet.ActivityPage

@@ -598,7 +598,8 @@ func (u *UI) actView(r *http.Request, a wallet.Activity) actView {
 		v.Failure, v.FailureFix = e.Message(lang), e.Fix(lang)
 	}
 	if a.Status == wallet.StatusConfirming && a.ConfirmationsNeeded > 0 {
-		v.Confirming = u.tr(r, "w.confirming") + " " + itoa(a.Confirmations) + "/" + itoa(a.ConfirmationsNeeded)
+		// Shown next to the status label ("Confirming"), so only the count.
+		v.Confirming = itoa(a.Confirmations) + "/" + itoa(a.ConfirmationsNeeded)
 	}
 	for _, s := range a.Timeline {
 		sv := stepView{Status: s.Status, Label: u.tr(r, "w.status."+s.Status), When: when(s.At, lang, now), Note: s.Note, Failed: s.Code != ""}
