@@ -216,12 +216,15 @@ func ToBody(err error, lang, requestID string) (int, Body) {
 
 // Codes shared by every layer.
 const (
-	CodeInternal            = "internal"
-	CodeNotFound            = "not_found"
-	CodeMethodNotAllowed    = "method_not_allowed"
-	CodeBadRequest          = "bad_request"
-	CodeInvalidJSON         = "invalid_json"
-	CodeBodyTooLarge        = "body_too_large"
+	CodeInternal         = "internal"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeBadRequest       = "bad_request"
+	CodeInvalidJSON      = "invalid_json"
+	CodeBodyTooLarge     = "body_too_large"
+	// Field codes of invalid_json: which member of a well-formed body is wrong.
+	CodeJSONFieldUnknown    = "json_field_unknown"
+	CodeJSONFieldType       = "json_field_type"
 	CodeValidation          = "validation_failed"
 	CodeRequired            = "required"
 	CodeUnauthenticated     = "unauthenticated"
@@ -252,6 +255,12 @@ func init() {
 		Def{CodeInvalidJSON, http.StatusBadRequest,
 			Text{"The request body is not valid JSON for this call.", "请求正文不是该接口可接受的 JSON。"},
 			Text{"Send a JSON object with the documented fields.", "请发送包含文档所列字段的 JSON 对象。"}},
+		Def{CodeJSONFieldUnknown, http.StatusBadRequest,
+			Text{"This call has no such field.", "该接口没有此字段。"},
+			Text{"Check the field's spelling against the API documentation, or leave it out.", "请对照 API 文档检查字段拼写，或去掉该字段。"}},
+		Def{CodeJSONFieldType, http.StatusBadRequest,
+			Text{"This field has the wrong type.", "该字段的类型不对。"},
+			Text{"Send it as the API documentation shows: amounts, ids and codes are strings in quotes, such as \"12.30\".", "请按 API 文档的格式发送：金额、编号和验证码都是带引号的字符串，例如 \"12.30\"。"}},
 		Def{CodeBodyTooLarge, http.StatusRequestEntityTooLarge,
 			Text{"The request body is too large.", "请求正文过大。"},
 			Text{"Send a smaller request.", "请缩小请求内容。"}},

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -196,7 +197,19 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return apperr.New(apperr.CodeBodyTooLarge).Wrap(err)
 		}
-		return apperr.New(apperr.CodeInvalidJSON).Wrap(err)
+		e := apperr.New(apperr.CodeInvalidJSON).Wrap(err)
+		// Name the member when the body is JSON but does not fit the call: "not valid
+		// JSON" alone sends the caller looking for a syntax error that is not there.
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field != "" {
+			e.Field(ute.Field, apperr.CodeJSONFieldType)
+		} else if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if u, uerr := strconv.Unquote(name); uerr == nil {
+				name = u
+			}
+			e.Field(name, apperr.CodeJSONFieldUnknown)
+		}
+		return e
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return apperr.New(apperr.CodeInvalidJSON).Wrap(errors.New("trailing data after JSON object"))

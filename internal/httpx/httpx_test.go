@@ -93,6 +93,31 @@ func TestDecodeJSON(t *testing.T) {
 	}
 }
 
+// A misspelt or mistyped field is named, so the caller knows which one to fix instead of
+// reading "not valid JSON" about a body that is valid JSON.
+func TestDecodeJSONNamesTheField(t *testing.T) {
+	type in struct {
+		Amount string `json:"amount"`
+		Memo   string `json:"memo"`
+	}
+	cases := []struct{ body, field, code string }{
+		{`{"amout":"1"}`, "amout", apperr.CodeJSONFieldUnknown},
+		{`{"amount":10}`, "amount", apperr.CodeJSONFieldType},
+		{`{"amount":"1","memo":["x"]}`, "memo", apperr.CodeJSONFieldType},
+	}
+	for _, c := range cases {
+		var v in
+		err := DecodeJSON(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader(c.body)), &v)
+		e, ok := apperr.As(err)
+		if !ok || e.Code != apperr.CodeInvalidJSON {
+			t.Fatalf("%s: want invalid_json, got %v", c.body, err)
+		}
+		if len(e.Fields) != 1 || e.Fields[0].Field != c.field || e.Fields[0].Code != c.code {
+			t.Errorf("%s: fields %+v, want %s: %s", c.body, e.Fields, c.field, c.code)
+		}
+	}
+}
+
 func TestRateLimitedSetsRetryAfter(t *testing.T) {
 	h := Base(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, apperr.New(apperr.CodeRateLimited).With("retry_after", "42"))
