@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -104,18 +103,14 @@ type xfer struct {
 	opened []uuid.UUID
 	err    error // errAlone: run on the per-call path
 
-	done   chan struct{}
-	lead   chan struct{} // 1-buffered: become a leader
-	handed bool          // lead was sent (under batcher.mu)
+	queued
 }
 
 type transferBatcher struct {
 	s     *Service
 	slots int
 
-	mu      sync.Mutex
-	queue   []*xfer
-	running int // leaders
+	leaderQueue[*xfer]
 
 	// batches and alone count transactions and calls sent to the per-call path (tests).
 	batches, alone atomic.Int64
@@ -126,69 +121,7 @@ const maxTransferBatch = 128
 
 // do queues c and returns when it is answered.
 func (b *transferBatcher) do(c *xfer) {
-	c.done = make(chan struct{})
-	c.lead = make(chan struct{}, 1)
-	b.mu.Lock()
-	b.queue = append(b.queue, c)
-	leader := b.running < b.slots
-	if leader {
-		b.running++
-		c.handed = true
-	}
-	b.mu.Unlock()
-	if !leader {
-		select {
-		case <-c.done:
-			// With several leaders (PostgreSQL) another one may have answered c after
-			// c was handed the lead: the lead must still be taken, or its slot is lost.
-			b.mu.Lock()
-			handed := c.handed
-			b.mu.Unlock()
-			if !handed {
-				return
-			}
-			<-c.lead
-		case <-c.lead:
-		}
-	}
-	for {
-		b.mu.Lock()
-		n := min(len(b.queue), maxTransferBatch)
-		batch := append([]*xfer(nil), b.queue[:n]...)
-		b.queue = b.queue[n:]
-		b.mu.Unlock()
-		if len(batch) > 0 {
-			b.run(batch)
-		}
-		b.mu.Lock()
-		if len(b.queue) == 0 {
-			b.running--
-			b.mu.Unlock()
-			break
-		}
-		select {
-		case <-c.done: // answered: hand over to the oldest call not yet leading
-			var next *xfer
-			for _, q := range b.queue {
-				if !q.handed {
-					next = q
-					break
-				}
-			}
-			if next == nil {
-				b.running--
-				b.mu.Unlock()
-				return
-			}
-			next.handed = true
-			b.mu.Unlock()
-			next.lead <- struct{}{}
-			return
-		default: // still queued: more than a batch was ahead of it
-			b.mu.Unlock()
-		}
-	}
-	<-c.done
+	b.leaderQueue.do(c, b.slots, maxTransferBatch, b.run)
 }
 
 // run executes one batch and answers every call in it.

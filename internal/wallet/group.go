@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 
 	"okpay/internal/apperr"
@@ -19,10 +18,8 @@ import (
 // Each call keeps its own outcome: a call that fails is rolled back to its savepoint and
 // answered with its error; the others commit. Results are answered only after COMMIT.
 //
-// There is no committer goroutine: the first caller to find nobody committing becomes
-// the leader, runs one batch of whatever is queued, and hands leadership to the oldest
-// call still queued (or stops when none is), so nobody waits behind more than the batch
-// running and the one being formed.
+// Calls queue in a leaderQueue with one slot (leader.go): there is no committer
+// goroutine, a caller leads.
 //
 // The ledger is the one thing a savepoint must not undo: SubmitTx and CreateAccountsTx
 // keep in-memory state for their transaction that a ROLLBACK TO would not rewind. So a
@@ -44,17 +41,14 @@ type groupJob struct {
 	fn      func(ctx context.Context, tx *db.Tx) error
 	touched bool // reached the ledger in the current attempt
 	err     error
-	done    chan struct{} // closed when answered
-	lead    chan struct{} // 1-buffered: become the leader
+	queued
 }
 
 type groupCommit struct {
 	d   *db.DB
 	log *slog.Logger
 
-	mu      sync.Mutex
-	queue   []*groupJob
-	running bool // a leader is committing
+	leaderQueue[*groupJob]
 
 	// batches and poisoned count transactions and whole-batch rollbacks (for tests).
 	batches, poisoned atomic.Int64
@@ -72,43 +66,8 @@ func touchLedger(ctx context.Context) {
 // do runs fn in a group transaction and returns its error, errAlone when fn must run
 // again alone, or the batch's error.
 func (g *groupCommit) do(ctx context.Context, fn func(ctx context.Context, tx *db.Tx) error) error {
-	j := &groupJob{ctx: ctx, fn: fn, done: make(chan struct{}), lead: make(chan struct{}, 1)}
-	g.mu.Lock()
-	g.queue = append(g.queue, j)
-	leader := !g.running
-	g.running = true
-	g.mu.Unlock()
-	if !leader {
-		select {
-		case <-j.done:
-			return j.err
-		case <-j.lead:
-		}
-	}
-	for {
-		g.mu.Lock()
-		n := min(len(g.queue), maxGroup)
-		batch := append([]*groupJob(nil), g.queue[:n]...)
-		g.queue = g.queue[n:]
-		g.mu.Unlock()
-		g.commit(batch)
-		g.mu.Lock()
-		if len(g.queue) == 0 {
-			g.running = false
-			g.mu.Unlock()
-			break
-		}
-		select {
-		case <-j.done: // answered: hand over to the oldest waiting call
-			next := g.queue[0]
-			g.mu.Unlock()
-			next.lead <- struct{}{}
-			return j.err
-		default: // our call is still queued (more than a batch was ahead of it)
-			g.mu.Unlock()
-		}
-	}
-	<-j.done
+	j := &groupJob{ctx: ctx, fn: fn}
+	g.leaderQueue.do(j, 1, maxGroup, g.commit)
 	return j.err
 }
 
