@@ -224,7 +224,8 @@ func TestTestCardsAreValid(t *testing.T) {
 func TestEveryCodeHasMessageAndFix(t *testing.T) {
 	for _, code := range []string{CodeCardNumberInvalid, CodeCardExpired, CodeCardExpiryInvalid, CodeCardCVVInvalid,
 		CodeCardHolderInvalid, CodeCardBrandUnsupported, CodeCardDeclined, CodeCardReportedStolen, CodeCardInsufficientFunds,
-		CodeCardOTPRequired, CodeCardOTPInvalid, CodeCardOTPExpired, CodeCardAuthorizationExpired, CodeCardVerifyCodeInvalid,
+		CodeCardOTPRequired, CodeCardOTPInvalid, CodeCardOTPAttempts, CodeCardOTPMalformed, CodeCardOTPExpired,
+		CodeCardAuthorizationExpired, CodeCardVerifyCodeInvalid, CodeCardVerifyAttempts, CodeCardVerifyCodeMalformed,
 		CodeCardVerifyExpired, CodeCardNotFound, CodePayoutNameMismatch, CodePayoutRejected, CodeDepositAddressUnknown,
 		CodeReferenceConflict, CodeOperationNotFound, CodeOperationState} {
 		d, ok := apperr.Lookup(code)

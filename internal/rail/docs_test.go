@@ -26,7 +26,8 @@ func TestSandboxDocMatchesCode(t *testing.T) {
 		}
 		for _, code := range []string{CodeCardNumberInvalid, CodeCardExpired, CodeCardExpiryInvalid, CodeCardCVVInvalid,
 			CodeCardHolderInvalid, CodeCardBrandUnsupported, CodeCardDeclined, CodeCardReportedStolen, CodeCardInsufficientFunds,
-			CodeCardOTPRequired, CodeCardOTPInvalid, CodeCardOTPExpired, CodeCardAuthorizationExpired, CodeCardVerifyCodeInvalid,
+			CodeCardOTPRequired, CodeCardOTPInvalid, CodeCardOTPAttempts, CodeCardOTPMalformed, CodeCardOTPExpired,
+			CodeCardAuthorizationExpired, CodeCardVerifyCodeInvalid, CodeCardVerifyAttempts, CodeCardVerifyCodeMalformed,
 			CodeCardVerifyExpired, CodeCardNotFound, CodePayoutNameMismatch, CodePayoutRejected, CodeDepositAddressUnknown} {
 			if !strings.Contains(half, "`"+code+"`") {
 				t.Errorf("code %s missing", code)

@@ -23,9 +23,13 @@ const (
 	CodeCardInsufficientFunds    = "card_insufficient_funds"
 	CodeCardOTPRequired          = "card_otp_required"
 	CodeCardOTPInvalid           = "card_otp_invalid"
+	CodeCardOTPAttempts          = "card_otp_attempts_exceeded"
+	CodeCardOTPMalformed         = "card_otp_malformed"
 	CodeCardOTPExpired           = "card_otp_expired"
 	CodeCardAuthorizationExpired = "card_authorization_expired"
 	CodeCardVerifyCodeInvalid    = "card_verification_code_invalid"
+	CodeCardVerifyAttempts       = "card_verification_attempts_exceeded"
+	CodeCardVerifyCodeMalformed  = "card_verification_code_malformed"
 	CodeCardVerifyExpired        = "card_verification_expired"
 	CodeCardNotFound             = "card_not_found"
 
@@ -84,7 +88,13 @@ func init() {
 			Fix:     txt{En: "Enter the code your bank sent to your phone.", Zh: "请输入发卡银行发送到您手机的验证码。"}},
 		apperr.Def{Code: CodeCardOTPInvalid, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "The one-time code from your bank is wrong.", Zh: "银行一次性验证码错误。"},
-			Fix:     txt{En: "Check the newest message from your bank and enter its code ({remaining} tries left). If none are left, start the top-up again.", Zh: "请核对银行最新发送的短信并输入其中的验证码（还可尝试 {remaining} 次）。次数用完后请重新发起充值。"}},
+			Fix:     txt{En: "Check the newest message from your bank and enter its code (tries left: {remaining}).", Zh: "请核对银行最新发送的短信并输入其中的验证码（还可尝试 {remaining} 次）。"}},
+		apperr.Def{Code: CodeCardOTPAttempts, Status: http.StatusGone,
+			Message: txt{En: "The top-up was stopped: your bank's one-time code was entered wrong 3 times.", Zh: "充值已终止：银行一次性验证码输错 3 次。"},
+			Fix:     txt{En: "Nothing was taken from your card. Start the top-up again and enter the code from your bank's newest message.", Zh: "您的卡未被扣款。请重新发起充值，并输入银行最新短信中的验证码。"}},
+		apperr.Def{Code: CodeCardOTPMalformed, Status: http.StatusUnprocessableEntity,
+			Message: txt{En: "This is not a one-time code from your bank.", Zh: "这不是银行发送的一次性验证码。"},
+			Fix:     txt{En: "Enter the 6 digits from your bank's text message, for example 123456. This did not use up a try.", Zh: "请输入银行短信中的 6 位数字，例如 123456。本次输入不计入尝试次数。"}},
 		apperr.Def{Code: CodeCardOTPExpired, Status: http.StatusGone,
 			Message: txt{En: "The payment was not confirmed in time.", Zh: "付款未在规定时间内确认。"},
 			Fix:     txt{En: "Start the top-up again and enter your bank's code within 10 minutes.", Zh: "请重新发起充值，并在 10 分钟内输入银行验证码。"}},
@@ -93,10 +103,16 @@ func init() {
 			Fix:     txt{En: "Start the top-up again. Nothing was taken from your card.", Zh: "请重新发起充值。您的卡未被扣款。"}},
 		apperr.Def{Code: CodeCardVerifyCodeInvalid, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "The verification code does not match the small charge on your card.", Zh: "验证码与卡上的小额扣款不符。"},
-			Fix:     txt{En: "Find the charge from OKPAY*VERIFY on your bank statement and enter the 4 digits after it ({remaining} tries left).", Zh: "请在银行账单中找到 OKPAY*VERIFY 的扣款记录，输入其后的 4 位数字（还可尝试 {remaining} 次）。"}},
+			Fix:     txt{En: "Find the charge from OKPAY*VERIFY on your bank statement and enter the 4 digits after it (tries left: {remaining}).", Zh: "请在银行账单中找到 OKPAY*VERIFY 的扣款记录，输入其后的 4 位数字（还可尝试 {remaining} 次）。"}},
+		apperr.Def{Code: CodeCardVerifyAttempts, Status: http.StatusGone,
+			Message: txt{En: "The card could not be verified: the code was entered wrong 3 times.", Zh: "银行卡验证失败：验证码输错 3 次。"},
+			Fix:     txt{En: "Remove this card and add it again; a new small charge with a new code will appear on your statement.", Zh: "请删除该卡后重新添加，账单中会出现一笔带新验证码的小额扣款。"}},
+		apperr.Def{Code: CodeCardVerifyCodeMalformed, Status: http.StatusUnprocessableEntity,
+			Message: txt{En: "This is not a card verification code.", Zh: "这不是银行卡验证码。"},
+			Fix:     txt{En: "Enter the 4 digits after OKPAY*VERIFY on your bank statement, for example 1234. This did not use up a try.", Zh: "请输入银行账单中 OKPAY*VERIFY 后面的 4 位数字，例如 1234。本次输入不计入尝试次数。"}},
 		apperr.Def{Code: CodeCardVerifyExpired, Status: http.StatusGone,
 			Message: txt{En: "The card was not verified in time.", Zh: "银行卡未在规定时间内完成验证。"},
-			Fix:     txt{En: "Start the card verification again; a new small charge with a new code will appear on your statement.", Zh: "请重新发起银行卡验证，账单中会出现一笔带新验证码的小额扣款。"}},
+			Fix:     txt{En: "Remove the card and add it again; a new small charge with a new code will appear on your statement.", Zh: "请删除该卡后重新添加，账单中会出现一笔带新验证码的小额扣款。"}},
 		apperr.Def{Code: CodeCardNotFound, Status: http.StatusNotFound,
 			Message: txt{En: "This card is no longer on file with the bank network.", Zh: "该卡已不在银行网络的记录中。"},
 			Fix:     txt{En: "Remove the card and add it again.", Zh: "请删除该卡后重新添加。"}},
@@ -119,7 +135,48 @@ func init() {
 			Message: txt{En: "No payment with this reference was sent to the bank network.", Zh: "未找到以该编号提交至银行网络的付款。"},
 			Fix:     txt{En: "Check the reference number on the receipt, or contact support.", Zh: "请核对回单上的编号，或联系客服。"}},
 		apperr.Def{Code: CodeOperationState, Status: http.StatusConflict,
-			Message: txt{En: "This payment cannot do that now: it is {status}.", Zh: "该笔付款当前状态为 {status}，无法执行此操作。"},
+			Message: txt{En: "This payment cannot do that now: it {status_en}.", Zh: "该笔付款{status_zh}，暂时无法执行此操作。"},
 			Fix:     txt{En: "Refresh the page to see the payment's latest status.", Zh: "请刷新页面查看该笔付款的最新状态。"}},
 	)
+}
+
+// statusWords says where an operation stands, as the end of "This payment …" in each
+// language. Messages carry these instead of the raw Status, which is an API value and
+// reads as English jargon inside a Chinese sentence.
+var statusWords = map[Status]apperr.Text{
+	StatusRequiresCode: {En: "is waiting for the code from your bank statement", Zh: "正在等待输入账单上的验证码"},
+	StatusRequiresOTP:  {En: "is waiting for your bank's one-time code", Zh: "正在等待银行一次性验证码"},
+	StatusAuthorized:   {En: "is approved by the bank and waiting to be completed", Zh: "已获银行授权，正在等待完成"},
+	StatusCapturing:    {En: "is being settled by the bank", Zh: "正在由银行结算"},
+	StatusPending:      {En: "has been sent to the bank", Zh: "已提交至银行"},
+	StatusProcessing:   {En: "is being processed by the bank", Zh: "正在由银行处理"},
+	StatusConfirming:   {En: "is waiting for blockchain confirmations", Zh: "正在等待区块确认"},
+	StatusSucceeded:    {En: "has already gone through", Zh: "已完成"},
+	StatusFailed:       {En: "has failed", Zh: "已失败"},
+	StatusCanceled:     {En: "was canceled", Zh: "已取消"},
+}
+
+// StateError is CodeOperationState for an operation in status st. Params: status (the
+// raw Status, for programs) and status_en / status_zh (the words the message shows).
+func StateError(st Status) *apperr.Error {
+	w, ok := statusWords[st]
+	if !ok {
+		// A provider's status this package does not know: say so without naming it.
+		w = apperr.Text{En: "has changed state", Zh: "状态已变化"}
+	}
+	return apperr.New(CodeOperationState).With("status", string(st)).With("status_en", w.En).With("status_zh", w.Zh)
+}
+
+// failureError is the user-facing error for an operation that failed with code.
+// Operations that failed on their last wrong code before the attempts codes existed
+// carry the per-try code, whose fix counts tries left; they are reported as what they
+// are, attempts used up.
+func failureError(code string) *apperr.Error {
+	switch code {
+	case CodeCardVerifyCodeInvalid:
+		code = CodeCardVerifyAttempts
+	case CodeCardOTPInvalid:
+		code = CodeCardOTPAttempts
+	}
+	return apperr.New(code)
 }

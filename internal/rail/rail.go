@@ -64,10 +64,14 @@ type Rail interface {
 
 	// ConfirmCardVerification checks the code read from the statement. Right: the
 	// Operation succeeds. Wrong: CodeCardVerifyCodeInvalid with a "remaining" param; the
-	// last wrong try fails the Operation with that code. A right code after success
-	// returns the Operation again.
-	// Errors: CodeCardVerifyCodeInvalid, CodeOperationNotFound, CodeOperationState
-	// (failed or expired: start again).
+	// last wrong try fails the Operation with CodeCardVerifyAttempts and returns that
+	// error. A right code after success returns the Operation again; any code after it
+	// failed returns its failure (CodeCardVerifyAttempts, CodeCardVerifyExpired, …).
+	// A code that is not 4 digits (spaces and dashes aside) cannot be right: it fails
+	// with CodeCardVerifyCodeMalformed (field "code") and uses up no try.
+	// Errors: CodeCardVerifyCodeMalformed, CodeCardVerifyCodeInvalid,
+	// CodeCardVerifyAttempts, CodeCardVerifyExpired, CodeOperationNotFound,
+	// CodeOperationState (canceled: start again).
 	ConfirmCardVerification(ctx context.Context, reference, code string) (Operation, error)
 
 	// Authorize reserves Amount on the card for a top-up. The Operation is
@@ -79,9 +83,14 @@ type Rail interface {
 	Authorize(ctx context.Context, req ChargeRequest) (Operation, error)
 
 	// SubmitOTP passes the one-time code the bank sent the holder. Right: StatusAuthorized.
-	// Wrong: CodeCardOTPInvalid with "remaining"; the last wrong try fails the Operation.
-	// Not entered in time: the Operation fails with CodeCardOTPExpired.
-	// Errors: CodeCardOTPInvalid, CodeOperationNotFound, CodeOperationState.
+	// Wrong: CodeCardOTPInvalid with "remaining"; the last wrong try fails the Operation
+	// with CodeCardOTPAttempts and returns that error. Not entered in time: the Operation
+	// fails with CodeCardOTPExpired. Any code after the Operation failed returns its
+	// failure. A code that is not 6 digits (spaces and dashes aside) fails with
+	// CodeCardOTPMalformed (field "code") and uses up no try.
+	// Errors: CodeCardOTPMalformed, CodeCardOTPInvalid, CodeCardOTPAttempts,
+	// CodeCardOTPExpired and the other failures, CodeOperationNotFound,
+	// CodeOperationState (canceled).
 	SubmitOTP(ctx context.Context, reference, code string) (Operation, error)
 
 	// Capture asks the bank to settle an authorised charge. The Operation becomes
@@ -246,7 +255,14 @@ func (o Operation) Err() error {
 		// A provider's code this package does not know: keep it visible to operators.
 		return fmt.Errorf("rail operation %s failed: %s", o.ID, o.FailureCode)
 	}
-	return apperr.New(o.FailureCode)
+	return failureError(o.FailureCode)
+}
+
+// FailureError is the user-facing error for a FailureCode the platform stored from an
+// Operation (a card's failed verification, a failed top-up), as Err gives it: nil for "",
+// an uncoded error (shown as internal, logged in full) for a code no package registered.
+func FailureError(code string) error {
+	return Operation{FailureCode: code}.Err()
 }
 
 // Update is one change in the Updates feed.

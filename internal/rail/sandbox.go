@@ -615,29 +615,72 @@ func (s *Sandbox) act(ctx context.Context, what, ref string, kinds []Kind,
 	return out, nil
 }
 
-func stateError(o *opRow) error {
-	return apperr.New(CodeOperationState).With("status", o.status)
+func stateError(o *opRow) error { return StateError(Status(o.status)) }
+
+// refusal answers a code sent to an operation that no longer waits for one: a failed
+// operation gives its failure (what went wrong and what to do), anything else its state.
+func refusal(o *opRow) error {
+	if Status(o.status) == StatusFailed && o.failureCode != "" {
+		return failureError(o.failureCode)
+	}
+	return stateError(o)
 }
 
-// checkCode counts an attempt at a code and fails the operation with failCode on the last
-// wrong one.
-func checkCode(o *opRow, got, want, failCode string, now int64) (bool, error) {
+// Code formats: the sandbox's statement code is 4 digits, its bank's one-time code 6.
+const (
+	verifyCodeLen = 4
+	otpLen        = len(SandboxOTP)
+	// maxRawCode caps what is looked at in a typed code, so a hostile field costs nothing.
+	maxRawCode = 32
+)
+
+// codeDigits returns the typed code without the spaces and dashes people copy with it
+// ("12 34", "123-456"), and whether what is left is n ASCII digits. A code of any other
+// shape cannot be right, so it is refused before it can use up a try.
+func codeDigits(raw string, n int) (string, bool) {
+	if len(raw) > maxRawCode {
+		return "", false
+	}
+	c := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '\t' {
+			return -1
+		}
+		return r
+	}, raw)
+	return c, len(c) == n && isDigits(c)
+}
+
+// malformed is the error for a code of the wrong shape; the code field carries it too,
+// so a form can mark the field.
+func malformed(code string) error {
+	return apperr.New(code).Field("code", code)
+}
+
+// checkCode counts an attempt at a code. A wrong one answers invalidCode with the tries
+// left; the last wrong one fails the operation with attemptsCode and answers that, so
+// the holder learns the attempt is over (not "0 tries left") and what to do next.
+func checkCode(o *opRow, got, want, invalidCode, attemptsCode string, now int64) (bool, error) {
 	if len(got) == len(want) && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
 		return true, nil
 	}
 	o.attempts++
 	left := maxCodeAttempts - o.attempts
 	if left <= 0 {
-		o.setStatus(StatusFailed, failCode, now)
-		left = 0
+		o.setStatus(StatusFailed, attemptsCode, now)
+		return false, apperr.New(attemptsCode)
 	}
-	return false, apperr.New(failCode).With("remaining", strconv.Itoa(left))
+	return false, apperr.New(invalidCode).With("remaining", strconv.Itoa(left))
 }
 
 // ConfirmCardVerification: see Rail. maxCodeAttempts (3) wrong codes fail it.
-// Errors: CodeCardVerifyCodeInvalid, CodeOperationNotFound, CodeOperationState,
-// ErrInvalidRequest for a malformed reference.
+// Errors: CodeCardVerifyCodeMalformed, CodeCardVerifyCodeInvalid, CodeCardVerifyAttempts,
+// CodeCardVerifyExpired, CodeOperationNotFound, CodeOperationState, ErrInvalidRequest
+// for a malformed reference.
 func (s *Sandbox) ConfirmCardVerification(ctx context.Context, reference, code string) (Operation, error) {
+	code, ok := codeDigits(code, verifyCodeLen)
+	if !ok {
+		return Operation{}, fmt.Errorf("confirm card verification %s: %w", reference, malformed(CodeCardVerifyCodeMalformed))
+	}
 	return s.act(ctx, "confirm card verification", reference, []Kind{KindVerification},
 		func(tx *db.Tx, o *opRow) (bool, error, error) {
 			switch Status(o.status) {
@@ -645,9 +688,9 @@ func (s *Sandbox) ConfirmCardVerification(ctx context.Context, reference, code s
 				return false, nil, nil
 			case StatusRequiresCode:
 			default:
-				return false, stateError(o), nil
+				return false, refusal(o), nil
 			}
-			ok, uerr := checkCode(o, strings.TrimSpace(code), o.secretCode, CodeCardVerifyCodeInvalid, tx.NowMicros())
+			ok, uerr := checkCode(o, code, o.secretCode, CodeCardVerifyCodeInvalid, CodeCardVerifyAttempts, tx.NowMicros())
 			if ok {
 				o.setStatus(StatusSucceeded, "", tx.NowMicros())
 			}
@@ -656,10 +699,15 @@ func (s *Sandbox) ConfirmCardVerification(ctx context.Context, reference, code s
 }
 
 // SubmitOTP: see Rail. The sandbox bank's code is SandboxOTP; maxCodeAttempts (3) wrong
-// codes fail the charge with CodeCardOTPInvalid.
-// Errors: CodeCardOTPInvalid, CodeOperationNotFound, CodeOperationState,
-// ErrInvalidRequest for a malformed reference.
+// codes fail the charge with CodeCardOTPAttempts.
+// Errors: CodeCardOTPMalformed, CodeCardOTPInvalid, CodeCardOTPAttempts, the charge's
+// failure, CodeOperationNotFound, CodeOperationState, ErrInvalidRequest for a malformed
+// reference.
 func (s *Sandbox) SubmitOTP(ctx context.Context, reference, code string) (Operation, error) {
+	code, ok := codeDigits(code, otpLen)
+	if !ok {
+		return Operation{}, fmt.Errorf("submit OTP %s: %w", reference, malformed(CodeCardOTPMalformed))
+	}
 	return s.act(ctx, "submit OTP", reference, []Kind{KindCharge},
 		func(tx *db.Tx, o *opRow) (bool, error, error) {
 			switch Status(o.status) {
@@ -667,9 +715,9 @@ func (s *Sandbox) SubmitOTP(ctx context.Context, reference, code string) (Operat
 				return false, nil, nil
 			case StatusRequiresOTP:
 			default:
-				return false, stateError(o), nil
+				return false, refusal(o), nil
 			}
-			ok, uerr := checkCode(o, strings.TrimSpace(code), SandboxOTP, CodeCardOTPInvalid, tx.NowMicros())
+			ok, uerr := checkCode(o, code, SandboxOTP, CodeCardOTPInvalid, CodeCardOTPAttempts, tx.NowMicros())
 			if ok {
 				o.setStatus(StatusAuthorized, "", tx.NowMicros())
 				o.nextAt = schedule(tx.NowMicros() + s.cfg.AuthorizationTTL.Microseconds())

@@ -216,23 +216,26 @@ func TestOTPFlow(t *testing.T) {
 		op, err = s.Capture(ctx, "otp-ok")
 		wantOp(t, op, err, StatusSucceeded, "")
 
-		// Three wrong codes fail the charge for good.
+		// Three wrong codes fail the charge for good; the last says so.
 		charge("otp-bad")
 		for i := 0; i < maxCodeAttempts; i++ {
 			op, err = s.SubmitOTP(ctx, "otp-bad", "111111")
-			wantCode(t, err, CodeCardOTPInvalid)
+			if i < maxCodeAttempts-1 {
+				wantCode(t, err, CodeCardOTPInvalid)
+			}
 		}
-		if op.Status != StatusFailed || op.FailureCode != CodeCardOTPInvalid {
+		wantCode(t, err, CodeCardOTPAttempts)
+		if op.Status != StatusFailed || op.FailureCode != CodeCardOTPAttempts {
 			t.Fatalf("after %d wrong codes: %s %s", maxCodeAttempts, op.Status, op.FailureCode)
 		}
 		_, err = s.SubmitOTP(ctx, "otp-bad", SandboxOTP)
-		wantCode(t, err, CodeOperationState)
+		wantCode(t, err, CodeCardOTPAttempts)
 
-		// Not entered in time: the right code comes too late.
+		// Not entered in time: the right code comes too late, and is told why.
 		charge("otp-late")
 		clock.Advance(10*time.Minute + time.Second)
 		_, err = s.SubmitOTP(ctx, "otp-late", SandboxOTP)
-		wantCode(t, err, CodeOperationState)
+		wantCode(t, err, CodeCardOTPExpired)
 		op, err = s.Get(ctx, "otp-late")
 		wantOp(t, op, err, StatusFailed, CodeCardOTPExpired)
 
@@ -335,13 +338,16 @@ func TestVerification(t *testing.T) {
 		}
 		for i := 0; i < maxCodeAttempts; i++ {
 			op, err = s.ConfirmCardVerification(ctx, "v2", wrong)
-			wantCode(t, err, CodeCardVerifyCodeInvalid)
+			if i < maxCodeAttempts-1 {
+				wantCode(t, err, CodeCardVerifyCodeInvalid)
+			}
 		}
+		wantCode(t, err, CodeCardVerifyAttempts)
 		if op.Status != StatusFailed {
 			t.Fatalf("status %s", op.Status)
 		}
 		_, err = s.ConfirmCardVerification(ctx, "v2", code)
-		wantCode(t, err, CodeOperationState)
+		wantCode(t, err, CodeCardVerifyAttempts)
 
 		// Not confirmed within a day.
 		op, err = s.StartCardVerification(ctx, VerifyRequest{Reference: "v3", Token: tok.Token, Asset: "CNY"})
