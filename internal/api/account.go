@@ -245,8 +245,8 @@ func (a *API) accountRoutes() {
 		})})
 	rt.Handle(Route{Method: "POST", Path: "/me/phone/verify", ID: "verifyPhone", Tag: "account", Auth: "session",
 		Summary: "Verify the phone with the texted code", Request: CodeRequest{}, Response: identity.User{},
-		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeRateLimited, identity.CodeCodeInvalid, identity.CodeCodeAttempts,
-			identity.CodeCodeExpired},
+		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeRateLimited, identity.CodeCodeMalformed, identity.CodeCodeInvalid,
+			identity.CodeCodeAttempts, identity.CodeCodeExpired},
 		Handler: sess(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			var in CodeRequest
 			if err := httpx.DecodeJSON(w, r, &in); err != nil {
@@ -285,8 +285,8 @@ func (a *API) accountRoutes() {
 		Summary: "Lift your own freeze with the password and the 2-step code (or the emailed unfreeze code)",
 		Request: identity.UnfreezeInput{},
 		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeRateLimited, identity.CodeNotFrozen, identity.CodeUnfreezeNeedsSupport,
-			identity.CodePasswordIncorrect, identity.CodeAccountLocked, identity.CodeTOTPInvalid, identity.CodeCodeInvalid,
-			identity.CodeCodeExpired, identity.CodeCodeAttempts},
+			identity.CodePasswordIncorrect, identity.CodeAccountLocked, identity.CodeTOTPInvalid, identity.CodeCodeMalformed,
+			identity.CodeCodeInvalid, identity.CodeCodeExpired, identity.CodeCodeAttempts},
 		Handler: sess(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			var in identity.UnfreezeInput
 			if err := httpx.DecodeJSON(w, r, &in); err != nil {

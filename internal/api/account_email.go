@@ -41,8 +41,8 @@ func (a *API) accountEmailRoutes() {
 		Summary: "Confirm the new email with the mailed code: it becomes the verified sign-in address, every other session ends " +
 			"and the old address is told (with a freeze link)",
 		Request: CodeRequest{}, Response: identity.User{},
-		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeRateLimited, identity.CodeCodeInvalid, identity.CodeCodeAttempts,
-			identity.CodeCodeExpired, identity.CodeEmailTaken},
+		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeRateLimited, identity.CodeCodeMalformed, identity.CodeCodeInvalid,
+			identity.CodeCodeAttempts, identity.CodeCodeExpired, identity.CodeEmailTaken},
 		Handler: sess(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			var in CodeRequest
 			if err := httpx.DecodeJSON(w, r, &in); err != nil {

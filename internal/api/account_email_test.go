@@ -158,7 +158,7 @@ func TestEmailChangeAPI(t *testing.T) {
 			want(st, code, 429, identity.CodeResendCooldown)
 
 			st, code = call(c, "/me/email/confirm", CodeRequest{Code: "12345x"}, "", nil)
-			want(st, code, 422, identity.CodeCodeInvalid)
+			want(st, code, 422, identity.CodeCodeMalformed)
 			var u identity.User
 			st, code = call(c, "/me/email/confirm", CodeRequest{Code: mailCode("erin.new@example.com", "email_change")}, "", &u)
 			want(st, code, 200, "")

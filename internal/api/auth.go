@@ -107,8 +107,8 @@ func (a *API) authRoutes() {
 	rt.Handle(Route{Method: "POST", Path: "/auth/verify-email", ID: "verifyEmail", Tag: "auth", Auth: "session",
 		Summary: "Verify the email address with the 6-digit code from the email",
 		Request: CodeRequest{}, Response: identity.User{},
-		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeRateLimited, identity.CodeEmailAlreadyVerified, identity.CodeCodeInvalid,
-			identity.CodeCodeExpired, identity.CodeCodeAttempts},
+		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeRateLimited, identity.CodeEmailAlreadyVerified, identity.CodeCodeMalformed,
+			identity.CodeCodeInvalid, identity.CodeCodeExpired, identity.CodeCodeAttempts},
 		Handler: authn.RequireSession(httpx.WriteError, a.verifyEmail)})
 	rt.Handle(Route{Method: "POST", Path: "/auth/verify-email/link", ID: "verifyEmailLink", Tag: "auth",
 		Summary: "Verify the email address with the emailed link's token (no sign-in needed)",
@@ -129,8 +129,8 @@ func (a *API) authRoutes() {
 	rt.Handle(Route{Method: "POST", Path: "/auth/password-reset", ID: "resetPassword", Tag: "auth", Status: http.StatusNoContent,
 		Summary: "Set a new password with the reset link's token, or the email/phone and code; ends every session",
 		Request: identity.ResetInput{},
-		Errors: []string{apperr.CodeRateLimited, apperr.CodeValidation, identity.CodeCodeInvalid, identity.CodeCodeAttempts,
-			identity.CodeCodeExpired},
+		Errors: []string{apperr.CodeRateLimited, apperr.CodeValidation, identity.CodeCodeMalformed, identity.CodeCodeInvalid,
+			identity.CodeCodeAttempts, identity.CodeCodeExpired},
 		Handler: a.resetPassword})
 	rt.Handle(Route{Method: "POST", Path: "/auth/freeze-link", ID: "freezeByLink", Tag: "auth", Status: http.StatusNoContent,
 		Summary: "\"This wasn't me\": freeze the account named by a security email's link (no sign-in needed)",

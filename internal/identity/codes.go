@@ -52,6 +52,27 @@ func normalizeCode(s string) string {
 	}, strings.TrimSpace(s))
 }
 
+// codeLen is the length of every code issueCode makes (sixDigits).
+const codeLen = 6
+
+// maxRawCode caps what is looked at in a typed code, so a hostile field costs nothing.
+const maxRawCode = 32
+
+// checkCodeShape refuses a typed code that cannot be one of ours: after the spaces and
+// dashes people paste with it, it must be codeLen ASCII digits. It runs before any code
+// is looked up, so a typo of the wrong shape ("abc", five digits) uses up no try.
+//
+// Errors: code_malformed (field code).
+func checkCodeShape(code string) error {
+	if len(code) <= maxRawCode {
+		c := normalizeCode(code)
+		if len(c) == codeLen && strings.Trim(c, "0123456789") == "" {
+			return nil
+		}
+	}
+	return apperr.New(CodeCodeMalformed).Field("code", CodeCodeMalformed)
+}
+
 // throttle enforces the resend cooldown and the daily cap for (user, purpose). It returns
 // when the next code could be sent after one is sent now.
 func (s *Service) throttle(ctx context.Context, tx *db.Tx, userID string, p purpose) error {
@@ -110,8 +131,12 @@ func (s *Service) issueCode(ctx context.Context, tx *db.Tx, userID string, p pur
 // counts against that code's tries; the caller must commit even when the result is an
 // error (use inTxKeep). It returns the code's target (the address it was sent to).
 //
-// Errors: code_expired (none open, expired or used), code_attempts_exceeded, code_invalid.
+// Errors: code_malformed (not 6 digits: no try used), code_expired (none open, expired
+// or used), code_attempts_exceeded, code_invalid.
 func (s *Service) checkCode(ctx context.Context, tx *db.Tx, userID string, p purpose, code string) (string, error) {
+	if err := checkCodeShape(code); err != nil {
+		return "", err
+	}
 	var id, hash, target string
 	var attempts int
 	var expires int64

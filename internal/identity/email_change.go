@@ -154,7 +154,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, sessionID, newEmail st
 // verification and reset codes for the old address stop working, and the old address gets
 // a notice with a one-click freeze link. A wrong code counts against the code's tries.
 //
-// Errors: rate_limited, unauthenticated, code_invalid (param remaining),
+// Errors: rate_limited, unauthenticated, code_malformed, code_invalid (param remaining),
 // code_attempts_exceeded, code_expired, email_taken (someone registered the address
 // meanwhile).
 func (s *Service) ConfirmEmailChange(ctx context.Context, sessionID, code string, c Client) (*User, error) {

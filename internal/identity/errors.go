@@ -14,6 +14,7 @@ const (
 	CodeCodeInvalid          = "code_invalid"
 	CodeCodeExpired          = "code_expired"
 	CodeCodeAttempts         = "code_attempts_exceeded"
+	CodeCodeMalformed        = "code_malformed"
 	CodeResendCooldown       = "resend_cooldown"
 	CodeDailyCap             = "code_daily_cap"
 	CodeEmailNotVerified     = "email_not_verified"
@@ -72,7 +73,10 @@ func init() {
 			Fix:     txt{En: "Wait until {until}, or reset your password now (this also unlocks the account). We have emailed the owner a reset link.", Zh: "请等到 {until} 之后再试，或立即重置密码（重置后自动解锁）。我们已向账户邮箱发送重置链接。"}},
 		apperr.Def{Code: CodeCodeInvalid, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "The code is wrong.", Zh: "验证码错误。"},
-			Fix:     txt{En: "Check the newest message we sent and try again ({remaining} tries left for this code).", Zh: "请核对我们最新发送的验证码后重试（该验证码还可尝试 {remaining} 次）。"}},
+			Fix:     txt{En: "Check the newest message we sent and try again (tries left for this code: {remaining}).", Zh: "请核对我们最新发送的验证码后重试（该验证码还可尝试 {remaining} 次）。"}},
+		apperr.Def{Code: CodeCodeMalformed, Status: http.StatusUnprocessableEntity,
+			Message: txt{En: "This is not a code from our message.", Zh: "这不是我们发送的验证码。"},
+			Fix:     txt{En: "Enter the 6 digits from the newest message we sent, for example 123456 (spaces and dashes are fine). This did not use up a try.", Zh: "请输入我们最新发送的消息中的 6 位数字，例如 123456（可以包含空格或短横线）。本次输入不计入尝试次数。"}},
 		apperr.Def{Code: CodeCodeExpired, Status: http.StatusGone,
 			Message: txt{En: "This code or link has expired or was already used.", Zh: "该验证码或链接已过期或已被使用。"},
 			Fix:     txt{En: "Ask for a new code.", Zh: "请重新获取验证码。"}},

@@ -124,7 +124,7 @@ type ResetInput struct {
 // code_expired, the same as a known one without an open code.
 //
 // Errors: rate_limited, validation_failed (password rules; code: required),
-// code_invalid, code_attempts_exceeded, code_expired.
+// code_malformed, code_invalid, code_attempts_exceeded, code_expired.
 func (s *Service) ResetPassword(ctx context.Context, in ResetInput, c Client) error {
 	if err := s.limiter.allow(bucketCode, c.IP); err != nil {
 		return err
@@ -137,6 +137,12 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetInput, c Client) er
 	}
 	if in.Token == "" && in.Code == "" {
 		return required("code")
+	}
+	if in.Token == "" {
+		// Before the password is hashed: a code of the wrong shape costs no work and no try.
+		if err := checkCodeShape(in.Code); err != nil {
+			return err
+		}
 	}
 	hash, err := hashPassword(in.NewPassword, s.cfg.Argon2)
 	if err != nil {

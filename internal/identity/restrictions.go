@@ -498,8 +498,8 @@ type UnfreezeInput struct {
 // be lifted by them.
 //
 // Errors: rate_limited, unauthenticated, not_frozen, unfreeze_needs_support,
-// password_incorrect, account_locked, totp_invalid, code_invalid, code_expired,
-// code_attempts_exceeded.
+// password_incorrect, account_locked, totp_invalid, code_malformed, code_invalid,
+// code_expired, code_attempts_exceeded.
 func (s *Service) Unfreeze(ctx context.Context, sessionID string, in UnfreezeInput, c Client) error {
 	if err := s.limiter.allow(bucketSignIn, c.IP); err != nil {
 		return err

@@ -61,8 +61,8 @@ func (s *Service) ResendVerification(ctx context.Context, userID string, c Clien
 
 // VerifyEmail checks the 6-digit code typed by the signed-in user.
 //
-// Errors: rate_limited, not_found, email_already_verified, code_invalid (param remaining),
-// code_attempts_exceeded, code_expired.
+// Errors: rate_limited, not_found, email_already_verified, code_malformed, code_invalid
+// (param remaining), code_attempts_exceeded, code_expired.
 func (s *Service) VerifyEmail(ctx context.Context, userID, code string, c Client) (*User, error) {
 	if err := s.limiter.allow(bucketCode, c.IP); err != nil {
 		return nil, err
@@ -183,7 +183,7 @@ func (s *Service) SetPhone(ctx context.Context, sessionID, phone string, c Clien
 
 // VerifyPhone checks the code texted by SetPhone.
 //
-// Errors: rate_limited, not_found, code_invalid, code_attempts_exceeded, code_expired.
+// Errors: rate_limited, not_found, code_malformed, code_invalid, code_attempts_exceeded, code_expired.
 func (s *Service) VerifyPhone(ctx context.Context, userID, code string, c Client) (*User, error) {
 	if err := s.limiter.allow(bucketCode, c.IP); err != nil {
 		return nil, err

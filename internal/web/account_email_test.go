@@ -46,9 +46,10 @@ func TestWebEmailChange(t *testing.T) {
 		mustContain(t, body, "We sent a 6-digit code to rosa.new@example.com", `action="/account/email/confirm"`, "spam folder")
 		resp, body = b.post("/account/email/confirm", url.Values{"code": {"000000x"}, "email": {"rosa.new@example.com"}})
 		if resp.StatusCode != http.StatusUnprocessableEntity {
-			t.Fatalf("wrong code: %d", resp.StatusCode)
+			t.Fatalf("malformed code: %d", resp.StatusCode)
 		}
-		mustContain(t, body, "code_invalid", `id="email-resend"`)
+		// Not a code at all: said so with the format, and no try is used up.
+		mustContain(t, body, "code_malformed", "6 digits", `id="email-resend"`)
 
 		code, _ = e.code("rosa.new@example.com", "email_change")
 		_, body = b.follow("/account/email/confirm", url.Values{"code": {code}, "email": {"rosa.new@example.com"}})
