@@ -60,7 +60,8 @@ func (a *API) cardRoutes() {
 		})})
 	rt.Handle(Route{Method: "POST", Path: "/cards/{id}/verify", ID: "verifyCard", Tag: "cards", Auth: "session",
 		Summary: "Verify a card with the 4-digit code of the small charge on its statement", Request: CodeRequest{}, Response: wallet.Card{},
-		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeNotFound, rail.CodeCardVerifyCodeInvalid, rail.CodeCardVerifyExpired, rail.CodeOperationState},
+		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeNotFound, rail.CodeCardVerifyCodeMalformed, rail.CodeCardVerifyCodeInvalid,
+			rail.CodeCardVerifyAttempts, rail.CodeCardVerifyExpired, rail.CodeOperationState},
 		Handler: sess(func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			var in CodeRequest
 			if err := httpx.DecodeJSON(w, r, &in); err != nil {

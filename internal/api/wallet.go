@@ -193,8 +193,8 @@ func (a *API) railRoutes() {
 		})})
 	rt.Handle(Route{Method: "POST", Path: "/top-ups/{id}/otp", ID: "submitTopUpOTP", Tag: "top-ups", Auth: "either",
 		Summary: "Give the bank's one-time code for a top-up waiting for it", Request: CodeRequest{}, Response: wallet.RailOp{},
-		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeNotFound, wallet.CodeTopUpState, rail.CodeCardOTPInvalid, rail.CodeCardOTPExpired,
-			rail.CodeCardDeclined},
+		Errors: []string{apperr.CodeUnauthenticated, apperr.CodeNotFound, wallet.CodeTopUpState, rail.CodeCardOTPMalformed, rail.CodeCardOTPInvalid,
+			rail.CodeCardOTPAttempts, rail.CodeCardOTPExpired, rail.CodeCardDeclined},
 		Handler: a.money(identity.KeyScopePayments, func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			var in CodeRequest
 			if err := httpx.DecodeJSON(w, r, &in); err != nil {

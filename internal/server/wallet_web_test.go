@@ -122,7 +122,34 @@ func TestWalletPages(t *testing.T) {
 			t.Fatalf("no statement code at %s", loc)
 		}
 		_, body = a.follow(strings.TrimSuffix(strings.Split(loc, "?")[0], "/verify")+"/verify", url.Values{"code": {m[1]}})
-		must(t, body, "Card verified", `data-status="verified"`)
+		must(t, body, "Card verified", `data-status="verified"`, "<strong>Visa ···· 4242</strong>")
+		if strings.Contains(body, `data-status="failed"`) {
+			t.Fatal("the card the bank refused is listed")
+		}
+		// Three wrong codes: the last says the verification failed and what to do, and the
+		// list shows the reason in words, not as a bank refusal or a raw code.
+		if loc, _ := a.follow("/wallet/step-up", url.Values{"password": {walletPW}, "next": {"/wallet/cards"}}); loc != "/wallet/cards?done=stepped_up" {
+			t.Fatalf("third step-up went to %q", loc)
+		}
+		card.Set("number", "5555555555554444")
+		loc, body = a.follow("/wallet/cards", card)
+		m = statementRE.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no statement code at %s", loc)
+		}
+		wrong := "0000"
+		if m[1] == wrong {
+			wrong = "1111"
+		}
+		for i := 0; i < 3; i++ {
+			_, body = a.post(strings.Split(loc, "?")[0], url.Values{"code": {wrong}})
+		}
+		must(t, body, `data-code="card_verification_attempts_exceeded"`, "Remove this card and add it again")
+		_, body = a.get("/wallet/cards")
+		must(t, body, "<strong>Mastercard ···· 4444</strong>", "Verification failed", "the code was entered wrong 3 times")
+		if strings.Contains(body, "Refused by the bank") || strings.Contains(body, "<code>card_") {
+			t.Fatalf("failed card shown as a bank refusal or a raw code:\n%s", body)
+		}
 		cards, _ := app.Wallet.ListCards(ctx, a.u.ID)
 		var good wallet.Card
 		for _, c := range cards {

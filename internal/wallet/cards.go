@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"okpay/internal/apperr"
@@ -19,7 +20,11 @@ import (
 const (
 	CardVerifying = "verifying" // the small charge is on the statement; waiting for its code
 	CardVerified  = "verified"
-	CardFailed    = "failed" // the bank refused the verification (failure_code says why)
+	// CardFailed: the verification ended without success — the code was wrong too many
+	// times or not entered in time (failure_code says which). The card stays listed so its
+	// owner sees why, until they remove it. A card the bank refuses outright is not kept
+	// at all (AddCard).
+	CardFailed = "failed"
 )
 
 // Card is a bound bank card as lists show it: brand and last four digits, never more.
@@ -39,6 +44,24 @@ type Card struct {
 	CreatedAt time.Time `json:"created_at"`
 
 	userID, tokenSealed, verifyRef string
+}
+
+// BrandName is the card's network as printed on cards ("Visa", "UnionPay"), for display;
+// Brand stays the stable lower-case id the API and the database use.
+func (c Card) BrandName() string { return rail.Brand(c.Brand).DisplayName() }
+
+// FailureReason says in lang why a failed card could not be verified and what to do
+// next (the failure code's message and fix), or "" when the card has not failed or its
+// code is not one the platform can explain.
+func (c Card) FailureReason(lang string) string {
+	if c.Status != CardFailed {
+		return ""
+	}
+	e, ok := apperr.As(rail.FailureError(c.FailureCode))
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(e.Message(lang) + " " + e.Fix(lang))
 }
 
 const cardCols = `id, user_id, token_sealed, brand, last4, exp_month, exp_year, holder, asset, status, failure_code, verify_ref, replaces, is_default, created_at`
@@ -120,8 +143,9 @@ type AddCardInput struct {
 // Errors: unavailable (no rail), step_up_required, unauthenticated, card_limit_reached,
 // currency_not_supported, card_number_invalid, card_expiry_invalid, card_expired,
 // card_cvv_invalid, card_holder_invalid, card_brand_unsupported (validation and the
-// rail), card_declined, card_reported_stolen (the bank refused the verification: the card
-// is kept as failed with that code).
+// rail), card_declined, card_expired, card_reported_stolen (the bank refused the
+// verification: the card is not kept — not listed, no card slot used — and the rail
+// forgets its token).
 func (s *Service) AddCard(ctx context.Context, in AddCardInput) (*Card, error) {
 	return s.addCard(ctx, in, "")
 }
@@ -174,16 +198,38 @@ func (s *Service) addCard(ctx context.Context, in AddCardInput, replaces string)
 		return nil, err
 	}
 	op, err := s.rl.StartCardVerification(ctx, rail.VerifyRequest{Reference: verifyRef, Token: tok.Token, Asset: in.Asset})
+	if err == nil && op.Status == rail.StatusFailed {
+		err = op.Err()
+	}
 	if err != nil {
+		// A card the bank refuses (or that could not be sent for verification) can never
+		// be used, so it is not kept: a real wallet does not list a card it could not add,
+		// nor count it against the card limit. The cleanup runs even if the caller has
+		// gone, or a dead card would be left behind.
+		if derr := s.discardCard(context.WithoutCancel(ctx), in.UserID, id, op.FailureCode, tok.Token); derr != nil {
+			return nil, derr
+		}
 		return nil, err
 	}
-	if op.Status == rail.StatusFailed {
-		if err := s.setCardStatus(ctx, id, CardFailed, op.FailureCode); err != nil {
-			return nil, err
-		}
-		return nil, op.Err()
-	}
 	return s.getCard(ctx, in.UserID, id)
+}
+
+// discardCard takes a card that failed to be added off the user's list: the row stays,
+// marked removed with the reason, so the audit trail of its adding still resolves, and
+// the rail forgets the token.
+func (s *Service) discardCard(ctx context.Context, userID, id, code, token string) error {
+	err := s.inTx(ctx, "discard card", func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE wallet_cards SET status = $1, failure_code = $2, removed_at = $3, is_default = 0
+			WHERE id = $4`, CardFailed, code, tx.NowMicros(), id); err != nil {
+			return fmt.Errorf("discard card: %w", err)
+		}
+		return s.audit(ctx, tx, userID, "wallet.card_add_failed", id)
+	})
+	if err != nil {
+		return err
+	}
+	_ = s.rl.DeleteCard(ctx, token) // failing that only leaves a dead token at the rail
+	return nil
 }
 
 func (s *Service) checkCardCount(ctx context.Context, tx *db.Tx, userID, replaces string) error {
@@ -227,8 +273,13 @@ func (s *Service) getCard(ctx context.Context, userID, id string) (*Card, error)
 // verified card becomes the default when there is none, or replaces the card it was
 // added to replace (ChangeCard).
 //
-// Errors: unavailable, not_found, card_verification_code_invalid (param remaining),
-// card_verification_expired, rail_operation_state (start again: add the card again).
+// A code that is not 4 digits uses up no try. The last wrong try fails the card (it stays
+// listed as failed with the reason until removed); from then on every try answers the
+// same failure, whose fix is to remove the card and add it again.
+//
+// Errors: unavailable, not_found, card_verification_code_malformed (field code),
+// card_verification_code_invalid (param remaining), card_verification_attempts_exceeded,
+// card_verification_expired, rail_operation_state (canceled: add the card again).
 func (s *Service) VerifyCard(ctx context.Context, userID, cardID, code string) (*Card, error) {
 	if err := s.needRail(); err != nil {
 		return nil, err
@@ -240,6 +291,10 @@ func (s *Service) VerifyCard(ctx context.Context, userID, cardID, code string) (
 	if c.Status == CardVerified {
 		return c, nil
 	}
+	if c.Status == CardFailed && c.FailureCode != "" {
+		// Over for good: say why, whatever was typed, without asking the rail again.
+		return nil, rail.FailureError(c.FailureCode)
+	}
 	op, err := s.rl.ConfirmCardVerification(ctx, c.verifyRef, code)
 	if err != nil {
 		if op.Status == rail.StatusFailed {
@@ -248,7 +303,7 @@ func (s *Service) VerifyCard(ctx context.Context, userID, cardID, code string) (
 		return nil, err
 	}
 	if op.Status != rail.StatusSucceeded {
-		return nil, apperr.New(rail.CodeOperationState).With("status", string(op.Status))
+		return nil, rail.StateError(op.Status)
 	}
 	var old *Card
 	err = s.inTx(ctx, "verify card", func(tx *db.Tx) error {

@@ -118,7 +118,7 @@ func init() {
 			Message: txt{En: "Withdrawals need a verified real name.", Zh: "提现需要先完成实名认证。"},
 			Fix:     txt{En: "Verify your identity (real name and ID number) in Security settings, then try again.", Zh: "请在安全设置中完成实名认证（姓名和证件号码）后重试。"}},
 		apperr.Def{Code: CodeTopUpState, Status: http.StatusConflict,
-			Message: txt{En: "This top-up is {status} and cannot do that now.", Zh: "该笔充值当前状态为 {status}，无法执行此操作。"},
+			Message: txt{En: "This top-up {status_en}, so it cannot do that now.", Zh: "该笔充值{status_zh}，暂时无法执行此操作。"},
 			Fix:     txt{En: "Refresh to see the top-up's latest status.", Zh: "请刷新查看该笔充值的最新状态。"}},
 		apperr.Def{Code: CodeCryptoOnly, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "Deposit addresses exist only for crypto assets.", Zh: "只有数字资产才有充值地址。"},
@@ -144,6 +144,28 @@ func init() {
 		apperr.Def{Code: FieldTextInvalid, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "Search for words of letters or digits (at most 64 characters).", Zh: "请搜索由文字或数字组成的词（最多 64 个字符）。"}},
 	)
+}
+
+// topUpStatusWords says where a top-up stands, as the end of "This top-up …" in each
+// language: the message shows these, never the raw status, which is an API value and
+// reads as English jargon inside a Chinese sentence.
+var topUpStatusWords = map[string]apperr.Text{
+	opPending:    {En: "is still waiting for the bank's answer", Zh: "正在等待银行答复"},
+	opNeedsOTP:   {En: "is waiting for your bank's one-time code", Zh: "正在等待银行一次性验证码"},
+	opProcessing: {En: "is being settled by the bank", Zh: "正在由银行结算"},
+	opConfirming: {En: "is waiting for blockchain confirmations", Zh: "正在等待区块确认"},
+	opCompleted:  {En: "has already completed", Zh: "已完成"},
+	opFailed:     {En: "has failed", Zh: "已失败"},
+}
+
+// topUpStateError is top_up_state for a top-up in status. Params: status (the raw value,
+// for programs) and status_en / status_zh (the words the message shows).
+func topUpStateError(status string) *apperr.Error {
+	w, ok := topUpStatusWords[status]
+	if !ok {
+		w = apperr.Text{En: "has changed state", Zh: "状态已变化"}
+	}
+	return apperr.New(CodeTopUpState).With("status", status).With("status_en", w.En).With("status_zh", w.Zh)
 }
 
 func invalid(field, code string) *apperr.Error {

@@ -82,12 +82,12 @@ func TestCards(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cards, _ := e.w.ListCards(e.ctx, u.ID); len(cards) != 4 { // the declined card stays listed as failed
+		if cards, _ := e.w.ListCards(e.ctx, u.ID); len(cards) != 3 { // the declined card was not kept
 			t.Fatalf("cards during change: %d", len(cards))
 		}
 		nc = e.verifyCard(u, nc)
 		cards, err := e.w.ListCards(e.ctx, u.ID)
-		if err != nil || len(cards) != 3 || cards[0].ID != nc.ID || !cards[0].Default {
+		if err != nil || len(cards) != 2 || cards[0].ID != nc.ID || !cards[0].Default {
 			t.Fatalf("after change: %v %+v", err, cards)
 		}
 		e.clock.Advance(10 * time.Minute)
@@ -97,7 +97,7 @@ func TestCards(t *testing.T) {
 			t.Fatal(err)
 		}
 		cards, _ = e.w.ListCards(e.ctx, u.ID)
-		if len(cards) != 2 || !cards[0].Default || cards[0].ID != c.ID {
+		if len(cards) != 1 || !cards[0].Default || cards[0].ID != c.ID {
 			t.Fatalf("after remove: %+v", cards)
 		}
 		assertNoPAN(t, e.d)

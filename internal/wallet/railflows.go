@@ -202,7 +202,9 @@ func (s *Service) railOpResult(ctx context.Context, userID, ref string) (*RailOp
 	}
 	if o.Status == opFailed && o.FailureCode != "" {
 		if _, ok := apperr.Lookup(o.FailureCode); ok {
-			return o, apperr.New(o.FailureCode)
+			// Through the rail's mapping: a top-up that failed on its last wrong code
+			// before card_otp_attempts_exceeded existed says so, not "{remaining} tries".
+			return o, rail.FailureError(o.FailureCode)
 		}
 	}
 	return o, nil
@@ -210,8 +212,11 @@ func (s *Service) railOpResult(ctx context.Context, userID, ref string) (*RailOp
 
 // SubmitTopUpOTP passes the bank's one-time code for a top-up waiting for it.
 //
-// Errors: unavailable, not_found, top_up_state, card_otp_invalid (param remaining),
-// card_otp_expired, and the bank's refusals as for TopUp.
+// A code that is not 6 digits uses up no try; the last wrong try fails the top-up.
+//
+// Errors: unavailable, not_found, top_up_state, card_otp_malformed (field code),
+// card_otp_invalid (param remaining), card_otp_attempts_exceeded, card_otp_expired, and
+// the bank's refusals as for TopUp.
 func (s *Service) SubmitTopUpOTP(ctx context.Context, userID, topUpID, code string) (*RailOp, error) {
 	if err := s.needRail(); err != nil {
 		return nil, err
@@ -221,7 +226,7 @@ func (s *Service) SubmitTopUpOTP(ctx context.Context, userID, topUpID, code stri
 		return nil, err
 	}
 	if o.Kind != opTopUp || o.Status != opNeedsOTP {
-		return o, apperr.New(CodeTopUpState).With("status", o.Status)
+		return o, topUpStateError(o.Status)
 	}
 	rop, err := s.rl.SubmitOTP(ctx, topUpID, code)
 	if err != nil {
