@@ -322,6 +322,19 @@ func (s *Service) runBatch(tx *db.Tx, calls []*xfer) (int, error) {
 		}
 	}
 
+	// A sender with no wallet in the asset has nothing to send. Refused here, before the
+	// limits and before any wallet is opened, so the refusal leaves nothing behind.
+	for _, c := range active() {
+		p := parties[c]
+		ok, err := s.hasWallet(ctx, p.from.ID, c.asset)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			c.err = apperr.New(CodeInsufficientFunds).Wrap(shortOf{WalletAccount(p.from.ID, c.asset), c.asset})
+		}
+	}
+
 	// Limits: the senders' counters, then each call in order against a running sum.
 	day, month := periods(tx.Now)
 	used := map[usageKey]int64{}
@@ -398,7 +411,7 @@ func (s *Service) runBatch(tx *db.Tx, calls []*xfer) (int, error) {
 				c.opened = []uuid.UUID{ts[i].DebitAccountID, ts[i].CreditAccountID}
 				continue
 			case ledger.InsufficientFunds:
-				c.err = apperr.New(CodeInsufficientFunds).Wrap(shortOf{ts[i].DebitAccountID})
+				c.err = apperr.New(CodeInsufficientFunds).Wrap(shortOf{acct: ts[i].DebitAccountID, asset: ts[i].Asset})
 			default:
 				c.err = fmt.Errorf("wallet: transfer: ledger refused transfer %s (code %d): %s", ts[i].ID, ts[i].Code, res[i].Code)
 			}

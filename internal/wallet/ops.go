@@ -76,7 +76,7 @@ func (s *Service) submit(ctx context.Context, tx *db.Tx, ts ...ledger.Transfer) 
 			// The balance is read after the transaction ends (see inTx): reading it here
 			// would need a second connection while this one is held, and a full pool
 			// would wait on itself.
-			return apperr.New(CodeInsufficientFunds).Wrap(shortOf{ts[i].DebitAccountID})
+			return apperr.New(CodeInsufficientFunds).Wrap(shortOf{acct: ts[i].DebitAccountID, asset: ts[i].Asset})
 		case ledger.LinkedChainFailed:
 			continue // the failing link reports the cause
 		default:
@@ -94,7 +94,10 @@ func (s *Service) submit(ctx context.Context, tx *db.Tx, ts ...ledger.Transfer) 
 }
 
 // shortOf names the account an insufficient_funds error is about.
-type shortOf struct{ acct uuid.UUID }
+type shortOf struct {
+	acct  uuid.UUID
+	asset string // for a wallet that does not exist (available 0)
+}
 
 func (shortOf) Error() string { return "insufficient funds" }
 
@@ -108,8 +111,32 @@ func (s *Service) fillAvailable(ctx context.Context, err error) {
 	if !errors.As(err, &so) {
 		return
 	}
-	if acct, err := s.l.Account(ctx, so.acct); err == nil {
+	acct, lerr := s.l.Account(ctx, so.acct)
+	switch {
+	case lerr == nil:
 		e.With("available", formatMinor(ledger.BalanceOf(acct).Available, acct.Asset))
+	case errors.Is(lerr, ledger.ErrNotFound) && so.asset != "":
+		e.With("available", formatMinor(0, so.asset))
+	}
+}
+
+// hasWallet reports whether userID has a wallet in asset. A sender without one has
+// nothing to send: refusing before any wallet is opened keeps a refused payment from
+// leaving both people with a new, empty wallet in that asset.
+func (s *Service) hasWallet(ctx context.Context, userID, asset string) (bool, error) {
+	id := WalletAccount(userID, asset)
+	if _, ok := s.known.Load(id); ok {
+		return true, nil
+	}
+	_, err := s.l.Account(ctx, id)
+	switch {
+	case err == nil:
+		s.markKnown(id)
+		return true, nil
+	case errors.Is(err, ledger.ErrNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("wallet: read wallet: %w", err)
 	}
 }
 
