@@ -557,11 +557,13 @@ type actView struct {
 	ID, RefNo, Type, TypeLabel, Status, StatusLabel string
 	Amount, Fee, Counterparty, Memo, When           string
 	Direction                                       int
-	Failure, FailureFix, FailureCode                string
-	Confirming                                      string
-	Refunded                                        string
-	Timeline                                        []stepView
-	Category                                        string
+	// Void: nothing moved (failed), so the amount is shown struck through, unsigned.
+	Void                             bool
+	Failure, FailureFix, FailureCode string
+	Confirming                       string
+	Refunded                         string
+	Timeline                         []stepView
+	Category                         string
 }
 
 type stepView struct {
@@ -584,9 +586,13 @@ func (u *UI) actView(r *http.Request, a wallet.Activity) actView {
 	if a.Direction < 0 {
 		sign = "−"
 	}
+	void := a.Status == wallet.StatusFailed
+	if void {
+		sign = ""
+	}
 	v := actView{ID: a.ID, RefNo: a.RefNo, Type: a.Type, TypeLabel: u.tr(r, "w.type."+a.Type), Status: a.Status, StatusLabel: u.tr(r, "w.status."+a.Status),
 		Amount: sign + a.Amount + " " + a.Asset, Counterparty: a.Counterparty, Memo: a.Memo, When: when(a.CreatedAt, lang, now),
-		Direction: a.Direction, FailureCode: a.FailureCode, Category: a.Category}
+		Direction: a.Direction, Void: void, FailureCode: a.FailureCode, Category: a.Category}
 	if a.FeeMinor > 0 {
 		v.Fee = a.Fee + " " + a.Asset
 	}
