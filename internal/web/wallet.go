@@ -579,6 +579,17 @@ func (u *UI) actViews(r *http.Request, as []wallet.Activity) []actView {
 	return out
 }
 
+// storedFailure is the error a failure code stored with an activity stands for. Through
+// rail.FailureError, a per-try code stored by older versions (whose text needs a
+// {remaining} count no longer known) reads as its final form, and a code no package
+// registers is skipped instead of panicking the page.
+func storedFailure(code string) (*apperr.Error, bool) {
+	if code == "" {
+		return nil, false
+	}
+	return apperr.As(rail.FailureError(code))
+}
+
 func (u *UI) actView(r *http.Request, a wallet.Activity) actView {
 	lang := httpx.Lang(r.Context())
 	now := time.Now()
@@ -599,8 +610,7 @@ func (u *UI) actView(r *http.Request, a wallet.Activity) actView {
 	if a.RefundedMinor > 0 {
 		v.Refunded = fmtMinor(a.RefundedMinor, a.Asset)
 	}
-	if a.FailureCode != "" {
-		e := apperr.New(a.FailureCode)
+	if e, ok := storedFailure(a.FailureCode); ok {
 		v.Failure, v.FailureFix = e.Message(lang), e.Fix(lang)
 	}
 	if a.Status == wallet.StatusConfirming && a.ConfirmationsNeeded > 0 {
@@ -609,8 +619,8 @@ func (u *UI) actView(r *http.Request, a wallet.Activity) actView {
 	}
 	for _, s := range a.Timeline {
 		sv := stepView{Status: s.Status, Label: u.tr(r, "w.status."+s.Status), When: when(s.At, lang, now), Note: s.Note, Failed: s.Code != ""}
-		if s.Code != "" {
-			sv.Note = apperr.New(s.Code).Message(lang)
+		if e, ok := storedFailure(s.Code); ok {
+			sv.Note = e.Message(lang)
 		}
 		v.Timeline = append(v.Timeline, sv)
 	}

@@ -471,7 +471,8 @@ func byFailureCode(s *Snapshot, a *Activity) *Diagnosis {
 	case "card_expired", "card_declined", "card_insufficient_funds", "card_reported_stolen", "card_not_found":
 		add("Use another card, or add the card that replaced it.", "请使用其他银行卡，或绑定替换后的新卡。")
 		d.Step = Step{Action: ActionChangeCard, Article: art}
-	case "card_otp_invalid", "card_otp_expired", "card_authorization_expired", "card_verification_expired", "card_verification_code_invalid":
+	case "card_otp_invalid", "card_otp_expired", "card_authorization_expired", "card_verification_expired", "card_verification_code_invalid",
+		"card_otp_attempts_exceeded", "card_verification_attempts_exceeded":
 		add("Nothing was taken from you; start again.", "您的资金未被扣除，请重新操作。")
 		d.Step = Step{Action: ActionRetry, Article: art}
 	case "payout_name_mismatch":

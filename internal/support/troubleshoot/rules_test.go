@@ -78,6 +78,11 @@ func TestRules(t *testing.T) {
 			"payment.failed_activity", ActionTopUp, false, false, "Top up"},
 		{"expired card top-up", ProblemPayment, with(func(s *Snapshot) { s.Activity = []Activity{act("top_up", "failed", "card_expired", time.Hour)} }),
 			"payment.failed_activity", ActionChangeCard, false, false, "expired"},
+		// Three wrong one-time codes end the top-up; nothing was taken, so the next step is
+		// to start again, not to wait for a person.
+		{"one-time code tries used up", ProblemPayment, with(func(s *Snapshot) {
+			s.Activity = []Activity{act("top_up", "failed", "card_otp_attempts_exceeded", time.Hour)}
+		}), "payment.failed_activity", ActionRetry, false, false, "start again"},
 		{"limit at max level waits", ProblemPayment, with(func(s *Snapshot) {
 			s.Level = identity.MaxLevel
 			s.Activity = []Activity{act("transfer_out", "failed", "limit_exceeded", time.Hour)}
