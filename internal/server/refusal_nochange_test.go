@@ -32,6 +32,10 @@ func TestRefusedTransferOpensNoWallets(t *testing.T) {
 			if asset := c.asset; !strings.Contains(e.Error.Fix, "0.00") || strings.Contains(e.Error.Fix, "{") {
 				t.Errorf("%d %s: fix %q: want the available 0 filled in", i, asset, e.Error.Fix)
 			}
+			// Cards top up CNY only: a crypto wallet short of money needs the way in that works.
+			if c.asset == "BTC" && !strings.Contains(e.Error.Fix, "deposit") {
+				t.Errorf("BTC: fix %q does not point to a deposit", e.Error.Fix)
+			}
 		}
 		if a, b := assets(alice), assets(bob); a != beforeA || b != beforeB {
 			t.Fatalf("wallets after refused transfers: alice %q (was %q), bob %q (was %q)", a, beforeA, b, beforeB)

@@ -56,7 +56,8 @@ func init() {
 	apperr.Register(
 		apperr.Def{Code: CodeInsufficientFunds, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "Your balance is not enough for this payment.", Zh: "余额不足，无法完成此次付款。"},
-			Fix:     txt{En: "Top up your wallet from a bank card, or pay a smaller amount. Available: {available}.", Zh: "请用银行卡为钱包充值，或减少付款金额。可用余额：{available}。"}},
+			Fix: txt{En: "Add money to this wallet, or pay a smaller amount. Available: {available}. CNY is topped up from a bank card; USDT and BTC arrive by a deposit to your deposit address.",
+				Zh: "请为该钱包充值，或减少付款金额。可用余额：{available}。人民币可用银行卡充值；USDT 和 BTC 请转入您的充值地址。"}},
 		apperr.Def{Code: CodeLimitExceeded, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "This would go over your {period} limit: {remaining} left.", Zh: "此次操作将超出您的{period_zh}限额：剩余额度 {remaining}。"},
 			Fix:     txt{En: "Pay at most {remaining} now, wait for the limit to reset, or verify your identity (real name, then an ID document) to raise your limits.", Zh: "请将金额控制在 {remaining} 以内、等待额度重置，或完成身份认证（实名，再上传证件）以提高限额。"}},
