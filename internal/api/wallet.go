@@ -173,7 +173,7 @@ func (a *API) railRoutes() {
 	rt.Handle(Route{Method: "POST", Path: "/top-ups", ID: "createTopUp", Tag: "top-ups", Auth: "either", Status: http.StatusCreated,
 		Summary: "Top up a wallet from a verified card. status requires_otp (next_step card_otp_required) waits for the bank's code; a refused charge answers with the bank's code",
 		Request: wallet.TopUpInput{}, Response: wallet.RailOp{},
-		Errors: append([]string{apperr.CodeUnavailable, apperr.CodeNotFound, wallet.CodeCardNotVerified, rail.CodeCardExpired, rail.CodeCardDeclined,
+		Errors: append([]string{apperr.CodeUnavailable, apperr.CodeNotFound, wallet.CodeCardUnknown, wallet.CodeCardNotVerified, rail.CodeCardExpired, rail.CodeCardDeclined,
 			rail.CodeCardReportedStolen, rail.CodeCardInsufficientFunds, wallet.CodeCurrencyMismatch, identity.CodeReceivingRestricted}, moveErrors...),
 		Handler: a.money(identity.KeyScopePayments, func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			var in wallet.TopUpInput
@@ -216,7 +216,7 @@ func (a *API) railRoutes() {
 		Summary: "Withdraw to a verified card in your own name: held at once, then processing → completed, or failed with the money back",
 		Request: wallet.WithdrawInput{}, Response: wallet.RailOp{},
 		Errors: append([]string{apperr.CodeUnavailable, apperr.CodeNotFound, wallet.CodeWithdrawalTooSmall, wallet.CodeWithdrawalTooLarge,
-			wallet.CodeCardNotVerified, rail.CodeCardExpired, wallet.CodeCurrencyMismatch, identity.CodeWithdrawRestricted,
+			wallet.CodeCardUnknown, wallet.CodeCardNotVerified, rail.CodeCardExpired, wallet.CodeCurrencyMismatch, identity.CodeWithdrawRestricted,
 			wallet.CodeRealNameRequired, wallet.CodeCardNameMismatch}, moveErrors...),
 		Handler: a.money(identity.KeyScopePayouts, func(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
 			var in wallet.WithdrawInput

@@ -456,6 +456,10 @@ func (s *Service) ChangeCard(ctx context.Context, in ChangeCardInput) (*Card, er
 // Errors: not_found, card_not_verified, card_expired, currency_mismatch.
 func (s *Service) usableCard(ctx context.Context, tx *db.Tx, userID, cardID, asset string) (*Card, string, error) {
 	c, err := loadCard(ctx, tx, userID, cardID, false)
+	if apperr.HasCode(err, apperr.CodeNotFound) {
+		// A field of the request, not the page: not_found would say "check the address".
+		return nil, "", apperr.New(CodeCardUnknown).Field("card_id", CodeCardUnknown)
+	}
 	if err != nil {
 		return nil, "", err
 	}

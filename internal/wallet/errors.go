@@ -32,6 +32,7 @@ const (
 	CodeWithdrawalTooSmall     = "withdrawal_below_minimum"
 	CodeWithdrawalTooLarge     = "withdrawal_above_maximum"
 	CodeCardNotVerified        = "card_not_verified"
+	CodeCardUnknown            = "card_unknown"
 	CodeCardLimit              = "card_limit_reached"
 	CodeCardNameMismatch       = "card_name_mismatch"
 	CodeRealNameRequired       = "real_name_required"
@@ -106,6 +107,9 @@ func init() {
 		apperr.Def{Code: CodeWithdrawalTooLarge, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "The largest single withdrawal is {maximum}.", Zh: "单笔最高提现金额为 {maximum}。"},
 			Fix:     txt{En: "Split it into several withdrawals of at most {maximum}.", Zh: "请分多笔提现，每笔不超过 {maximum}。"}},
+		apperr.Def{Code: CodeCardUnknown, Status: http.StatusUnprocessableEntity,
+			Message: txt{En: "This is not one of your cards; it may have been removed.", Zh: "这不是您名下的银行卡，可能已被删除。"},
+			Fix:     txt{En: "Choose one of the cards listed under Cards, or add the card first.", Zh: "请从“银行卡”列表中选择一张卡，或先添加该卡。"}},
 		apperr.Def{Code: CodeCardNotVerified, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "This card has not been verified yet.", Zh: "该卡尚未完成验证。"},
 			Fix:     txt{En: "Verify the card with the code from the small charge on your statement.", Zh: "请使用账单中小额扣款附带的验证码验证该卡。"}},
