@@ -28,3 +28,16 @@ func TestMoneyFlowsWithUnknownCard(t *testing.T) {
 		}
 	})
 }
+
+// A money call without an Idempotency-Key says the header is missing and what to send,
+// not that the (absent) key has the wrong characters.
+func TestMoneyCallWithoutKeySaysSo(t *testing.T) {
+	walletEngines(t, func(t *testing.T, app *server.App, _ *syncBuffer) {
+		alice := newPerson(t, app, "alice@example.com", identity.RoleCustomer)
+		bob := newPerson(t, app, "bob@example.com", identity.RoleCustomer)
+		e := alice.fails("validation_failed", "POST", "/transfers", map[string]string{"to": bob.u.Email, "amount": "1", "asset": "CNY"})
+		if len(e.Error.Fields) != 1 || e.Error.Fields[0].Field != "idempotency_key" || e.Error.Fields[0].Code != wallet.FieldKeyRequired {
+			t.Fatalf("fields %+v, want idempotency_key: %s", e.Error.Fields, wallet.FieldKeyRequired)
+		}
+	})
+}

@@ -44,6 +44,7 @@ const (
 	FieldRecipientInvalid = "recipient_invalid"
 	FieldMemoTooLong      = "memo_too_long"
 	FieldKeyInvalid       = "idempotency_key_format" // not "idempotency_key_invalid": the API registers that code for its header check
+	FieldKeyRequired      = "idempotency_key_required"
 	FieldURLInvalid       = "url_invalid"
 	FieldOrderRefInvalid  = "order_reference_invalid"
 	FieldExpiryInvalid    = "expiry_invalid"
@@ -136,6 +137,9 @@ func init() {
 			Message: txt{En: "Enter an email address, a phone number or an account id.", Zh: "请填写邮箱、手机号或账户编号。"}},
 		apperr.Def{Code: FieldMemoTooLong, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "The note is too long (at most 140 characters).", Zh: "备注过长（最多 140 个字符）。"}},
+		apperr.Def{Code: FieldKeyRequired, Status: http.StatusUnprocessableEntity,
+			Message: txt{En: "Money calls need an Idempotency-Key header: a new random value, such as a UUID, for each payment, and the same value to retry it.",
+				Zh: "资金类接口需要 Idempotency-Key 请求头：每笔付款使用一个新的随机值（例如 UUID），重试时使用同一个值。"}},
 		apperr.Def{Code: FieldKeyInvalid, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "The Idempotency-Key must be 1 to 128 printable characters.", Zh: "幂等键必须为 1 至 128 个可打印字符。"}},
 		apperr.Def{Code: FieldURLInvalid, Status: http.StatusUnprocessableEntity,

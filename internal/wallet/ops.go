@@ -17,7 +17,10 @@ import (
 const maxKeyBytes = 128
 
 func validKey(k string) error {
-	if k == "" || len(k) > maxKeyBytes {
+	if k == "" {
+		return invalid("idempotency_key", FieldKeyRequired)
+	}
+	if len(k) > maxKeyBytes {
 		return invalid("idempotency_key", FieldKeyInvalid)
 	}
 	for i := 0; i < len(k); i++ {
