@@ -61,6 +61,19 @@ const (
 )
 
 // Step is one status change on a receipt's timeline.
+// Timeline notes the wallet writes. They are stored in English, as the API shows them;
+// the web pages translate these shapes (and show any other note as stored).
+const (
+	NoteOTPWait  = "waiting for the bank's one-time code"
+	NoteSettling = "captured; the bank settles shortly"
+)
+
+// NoteConfirmations is a deposit's progress note.
+func NoteConfirmations(n, of int) string { return fmt.Sprintf("%d/%d confirmations", n, of) }
+
+// NoteRefund is the note a refund adds to the payment it returns (amount with asset).
+func NoteRefund(amount, ref string) string { return "refund " + amount + " " + ref }
+
 type Step struct {
 	Status string    `json:"status"`
 	At     time.Time `json:"at"`

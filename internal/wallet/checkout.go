@@ -505,7 +505,7 @@ func (s *Service) refund(ctx context.Context, tx *db.Tx, c *Checkout, in RefundI
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	note := "refund " + formatMinor(amount, c.Asset) + " " + mAct.RefNo
+	note := NoteRefund(formatMinor(amount, c.Asset), mAct.RefNo)
 	for _, x := range ids {
 		if err := updateActivity(ctx, tx, x, activityUpdate{status: actStatus, refunded: amount, note: note}); err != nil {
 			return err

@@ -294,9 +294,9 @@ func (s *Service) applyCharge(ctx context.Context, ref string, rop rail.Operatio
 			}
 			return s.setRailOp(ctx, tx, o, opFailed, StatusFailed, code, "")
 		case rail.StatusRequiresOTP:
-			return s.setRailOp(ctx, tx, o, opNeedsOTP, StatusPending, "", "waiting for the bank's one-time code")
+			return s.setRailOp(ctx, tx, o, opNeedsOTP, StatusPending, "", NoteOTPWait)
 		case rail.StatusCapturing:
-			return s.setRailOp(ctx, tx, o, opProcessing, StatusPending, "", "captured; the bank settles shortly")
+			return s.setRailOp(ctx, tx, o, opProcessing, StatusPending, "", NoteSettling)
 		}
 		return nil
 	})
@@ -610,7 +610,7 @@ func (s *Service) applyDeposit(ctx context.Context, rop rail.Operation) error {
 					return err
 				}
 				return updateActivity(ctx, tx, o.ActivityID, activityUpdate{confirmations: rop.Confirmations,
-					note: fmt.Sprintf("%d/%d confirmations", rop.Confirmations, rop.ConfirmationsRequired)})
+					note: NoteConfirmations(rop.Confirmations, rop.ConfirmationsRequired)})
 			}
 		case rail.StatusSucceeded:
 			wallet := walletAcct(o.userID, o.Asset)

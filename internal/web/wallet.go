@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -579,6 +580,30 @@ func (u *UI) actViews(r *http.Request, as []wallet.Activity) []actView {
 	return out
 }
 
+// Timeline notes are stored in English (the API shows them as written); the page
+// translates the shapes the wallet writes and shows anything else as stored.
+var (
+	noteConfirmations = regexp.MustCompile(`^(\d+)/(\d+) confirmations$`)
+	noteRefund        = regexp.MustCompile(`^refund (\S+ \S+) (\S+)$`)
+	noteKeys          = map[string]string{
+		wallet.NoteOTPWait:  "w.note.otp",
+		wallet.NoteSettling: "w.note.settling",
+	}
+)
+
+func (u *UI) stepNote(r *http.Request, note string) string {
+	if k, ok := noteKeys[note]; ok {
+		return u.tr(r, k)
+	}
+	if m := noteConfirmations.FindStringSubmatch(note); m != nil {
+		return u.trf(r, "w.note.confirmations", "n", m[1], "m", m[2])
+	}
+	if m := noteRefund.FindStringSubmatch(note); m != nil {
+		return u.trf(r, "w.note.refund", "amount", m[1], "ref", m[2])
+	}
+	return note
+}
+
 // storedFailure is the error a failure code stored with an activity stands for. Through
 // rail.FailureError, a per-try code stored by older versions (whose text needs a
 // {remaining} count no longer known) reads as its final form, and a code no package
@@ -618,7 +643,7 @@ func (u *UI) actView(r *http.Request, a wallet.Activity) actView {
 		v.Confirming = itoa(a.Confirmations) + "/" + itoa(a.ConfirmationsNeeded)
 	}
 	for _, s := range a.Timeline {
-		sv := stepView{Status: s.Status, Label: u.tr(r, "w.status."+s.Status), When: when(s.At, lang, now), Note: s.Note, Failed: s.Code != ""}
+		sv := stepView{Status: s.Status, Label: u.tr(r, "w.status."+s.Status), When: when(s.At, lang, now), Note: u.stepNote(r, s.Note), Failed: s.Code != ""}
 		if e, ok := storedFailure(s.Code); ok {
 			sv.Note = e.Message(lang)
 		}
