@@ -364,3 +364,77 @@ func TestRateLimitAndBadFrames(t *testing.T) {
 		t.Fatal("misbehaving client not disconnected")
 	}
 }
+
+// framesUntil reads frames until one of type typ arrives and returns it with the frames
+// read before it, so a test can check what came first.
+func (p *pipe) framesUntil(t *testing.T, typ string) (chat.ServerMsg, []chat.ServerMsg) {
+	t.Helper()
+	var before []chat.ServerMsg
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case b := <-p.out:
+			var m chat.ServerMsg
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Type == typ {
+				return m, before
+			}
+			before = append(before, m)
+		case <-deadline:
+			t.Fatalf("no %q frame; had %+v", typ, before)
+		}
+	}
+}
+
+// A customer's client learns its chat from the answer to "start", before the chat's first
+// message, so it can show that message and send the next ones to the same chat; a chat
+// started after the last one ended is told too, with its place in the queue even when that
+// place is the one the last chat had.
+func TestStartTellsTheCustomerTheirChat(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newService(t, d, true, nil)
+	p := newPipe()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, p, alice) }()
+	if h := p.expect(t, "hello"); h.Chat != nil {
+		t.Fatalf("hello with a chat: %+v", h)
+	}
+	started := func(body string) string {
+		t.Helper()
+		p.send(t, map[string]any{"type": "start", "body": body})
+		st, before := p.framesUntil(t, "started")
+		for _, m := range before {
+			if m.Type == "message" {
+				t.Fatalf("message %+v came before the chat was named", m)
+			}
+		}
+		if st.ChatID == "" || st.Chat == nil || st.Chat.ID != st.ChatID || st.Chat.Status != chat.StatusQueued {
+			t.Fatalf("started: %+v", st)
+		}
+		if q := p.expect(t, "queue_position"); q.ChatID != st.ChatID || q.Position == nil || *q.Position != 1 || q.ExpectedWaitSeconds == nil {
+			t.Fatalf("place in the queue: %+v", q)
+		}
+		if m := p.expect(t, "message"); m.ChatID != st.ChatID || m.Seq != 1 || m.From != chat.FromCustomer || m.Body != body {
+			t.Fatalf("first message %+v of chat %s", m, st.ChatID)
+		}
+		return st.ChatID
+	}
+	first := started("My withdrawal failed")
+	p.send(t, map[string]any{"type": "message", "chat_id": first, "body": "It was 100 CNY"})
+	if m := p.expect(t, "message"); m.ChatID != first || m.Seq != 2 || m.Body != "It was 100 CNY" {
+		t.Fatalf("second message: %+v", m)
+	}
+	p.send(t, map[string]any{"type": "close", "chat_id": first})
+	p.expect(t, "closed")
+	if second := started("Another question"); second == first {
+		t.Fatalf("a new chat after the last ended reused %s", first)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("serve: %v", err)
+	}
+}

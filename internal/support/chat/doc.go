@@ -37,6 +37,7 @@
 //
 //	{"type":"hello","role":"customer","chat":{…}|null,"messages":[…],"open_now":true,
 //	  "queue_position":2,"expected_wait_seconds":240,"queue":[…],"chats":[…]}
+//	{"type":"started","chat_id":"…","chat":{…}}  customer: the chat a "start" (or a message without chat_id) went to, before its messages
 //	{"type":"message","chat_id":"…","seq":13,"from":"customer|agent|system","body":"…","at":"…"}
 //	{"type":"typing","chat_id":"…","from":"agent"}
 //	{"type":"read","chat_id":"…","seq":13,"by":"agent"}
@@ -48,7 +49,11 @@
 //	{"type":"error","code":"chat_offline","message":"…","fix":"…","ref":"c1"}
 //
 // Messages a client sends come back to it as "message" frames with their seq, in order with
-// everyone else's; "ref" is echoed only on errors. Errors of one request (rate_limited,
-// chat_closed, validation_failed, …) do not end the connection; a client that keeps
-// breaking the rate limit, or sends frames that are not JSON, is disconnected.
+// everyone else's; "ref" is echoed only on errors. A customer's client learns the id of a
+// chat it starts only from "started", and needs it to tell that chat's frames apart and to
+// send the next lines to the same chat. After a reconnect the server's hello is followed by
+// the chat's messages from the first; a client skips those up to the last seq it showed.
+// Errors of one request (rate_limited, chat_closed, validation_failed, …) do not end the
+// connection; a client that keeps breaking the rate limit, or sends frames that are not
+// JSON, is disconnected.
 package chat

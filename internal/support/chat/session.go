@@ -402,12 +402,25 @@ func (ss *session) do(ctx context.Context, m clientMsg) error {
 	return apperr.New(apperr.CodeBadRequest)
 }
 
-// follow starts watching the customer's chat after Start: the first message's event may
+// follow starts watching the customer's chat after Start and names it to the client in a
+// "started" frame before any of its messages: hello names the chat only on connect, and a
+// client that does not know its chat cannot tell its chat's messages from others' nor send
+// the next line to this chat instead of starting another. The first message's event may
 // have been delivered before the watch, so catch up explicitly.
 func (ss *session) follow(ctx context.Context, c *Chat) error {
+	if ss.current != c.ID {
+		// A chat new to this client (a new one, or one another tab started) is shown from
+		// its first message, as the client clears its log for a chat it was not showing;
+		// and its place in the queue is told even when it is the number the last chat had.
+		ss.seen[c.ID] = 0
+		ss.lastPos = -1
+	}
 	ss.current = c.ID
 	ss.sub.watch(c.ID)
 	ss.status[c.ID] = c.Status
+	if err := ss.send(ctx, ServerMsg{Type: "started", ChatID: c.ID, Chat: c}); err != nil {
+		return err
+	}
 	if c.Status == StatusQueued {
 		ss.sub.setQueue(true)
 		if err := ss.sendPosition(ctx); err != nil {

@@ -1,6 +1,7 @@
 // Live chat widget: a "Chat with us" launcher on every page that opens a panel speaking the
 // chat protocol (see internal/support/chat) over a WebSocket to /chat/ws. It reconnects
-// with backoff and asks for the messages after the last one it showed.
+// with backoff; the server's hello on the new connection is followed by the chat's
+// messages, and the widget shows only those after the last one it showed.
 (function () {
   "use strict";
   var root = document.getElementById("chat-widget");
@@ -108,12 +109,30 @@
         if (m.chat.id !== chatId) { log.textContent = ""; lastSeq = 0; }
         chatId = m.chat.id;
         lastChat = chatId;
-        if (lastSeq > 0) { sendFrame({type: "hello", last_seq: lastSeq}); }
+        // No hello back: the server answers a hello with a hello, so answering it again
+        // would bounce between the two until the rate limit refused one and showed its
+        // error. The messages after this frame bring the log up to date by seq.
         setStatus(m.chat.status === "queued" ? queueText(m.queue_position, m.expected_wait_seconds) : t.assigned);
       } else {
-        setStatus(offline ? t.offline : t.start);
+        // No chat in progress: one the widget was showing ended while the connection was
+        // down, and the next line starts a new chat instead of going to the ended one.
+        var ended = chatId !== "";
+        chatId = "";
+        lastSeq = 0;
+        setStatus(offline ? t.offline : ended ? t.ended : t.start);
         send.textContent = offline ? t.leave_send : t.send;
       }
+      break;
+    case "started":
+      // The answer to "start" names the chat, before its first message. Only the server
+      // knows the id, so without it every message of the chat (this customer's own too)
+      // would be taken for another chat's, and every later line would start a new chat.
+      if (m.chat_id !== chatId) { log.textContent = ""; lastSeq = 0; }
+      chatId = m.chat_id;
+      lastChat = chatId;
+      offline = false;
+      send.textContent = t.send;
+      if (m.chat && m.chat.status === "active") { setStatus(t.assigned); }
       break;
     case "message":
       if (m.chat_id !== chatId || m.seq <= lastSeq) { return; }
@@ -122,9 +141,11 @@
       if (m.from !== "customer") { typing.textContent = ""; sendFrame({type: "read", chat_id: chatId, seq: m.seq}); }
       break;
     case "queue_position":
+      if (m.chat_id !== chatId) { return; }
       setStatus(queueText(m.position, m.expected_wait_seconds));
       break;
     case "assigned":
+      if (m.chat_id !== chatId) { return; }
       setStatus(t.assigned);
       break;
     case "typing":
@@ -133,6 +154,7 @@
       typingTimer = setTimeout(function () { typing.textContent = ""; }, 4000);
       break;
     case "closed":
+      if (m.chat_id !== chatId) { return; }
       setStatus(t.ended);
       chatId = "";
       lastSeq = 0;
