@@ -39,10 +39,10 @@ func ParseActivityFilter(q url.Values) (wallet.Filter, error) {
 	f := wallet.Filter{Asset: q.Get("asset"), MinAmount: q.Get("min"), MaxAmount: q.Get("max"), Text: q.Get("q")}
 	var err error
 	if f.From, err = parseDay(q.Get("from"), false); err != nil {
-		return f, apperr.New(apperr.CodeValidation).Field("from", wallet.FieldFilterInvalid)
+		return f, apperr.New(apperr.CodeValidation).Field("from", wallet.FieldFilterDate)
 	}
 	if f.To, err = parseDay(q.Get("to"), true); err != nil {
-		return f, apperr.New(apperr.CodeValidation).Field("to", wallet.FieldFilterInvalid)
+		return f, apperr.New(apperr.CodeValidation).Field("to", wallet.FieldFilterDate)
 	}
 	list := func(name string) ([]string, error) {
 		var out []string
@@ -101,7 +101,7 @@ func (a *API) activityRoutes() {
 			if pg != nil {
 				pg.Items = nonNil(pg.Items)
 			}
-			reply(w, r, pg, err)
+			reply(w, r, pg, wallet.FilterErrorInQuery(err))
 		})})
 	rt.Handle(Route{Method: "GET", Path: "/activity/{id}", ID: "getActivity", Tag: "activity", Auth: "either",
 		Summary: "One record (by id or reference number) with its receipt timeline", Response: wallet.Activity{},
@@ -225,7 +225,7 @@ func ExportCSV(w http.ResponseWriter, r *http.Request, svc *wallet.Service, user
 	})
 	if err != nil {
 		if !started {
-			httpx.WriteError(w, r, err)
+			httpx.WriteError(w, r, wallet.FilterErrorInQuery(err))
 			return
 		}
 		// Headers are gone: end the connection mid-body so the download is visibly broken.

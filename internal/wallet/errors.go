@@ -49,6 +49,9 @@ const (
 	FieldOrderRefInvalid  = "order_reference_invalid"
 	FieldExpiryInvalid    = "expiry_invalid"
 	FieldFilterInvalid    = "filter_invalid"
+	FieldFilterNeedsAsset = "filter_needs_currency"
+	FieldFilterAmount     = "filter_amount_invalid"
+	FieldFilterDate       = "filter_date_invalid"
 	FieldTextInvalid      = "text_invalid"
 )
 
@@ -149,7 +152,13 @@ func init() {
 		apperr.Def{Code: FieldExpiryInvalid, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "The expiry must be between 5 minutes and 30 days from now.", Zh: "有效期须在 5 分钟至 30 天之间。"}},
 		apperr.Def{Code: FieldFilterInvalid, Status: http.StatusUnprocessableEntity,
-			Message: txt{En: "This filter value is not valid.", Zh: "筛选条件无效。"}},
+			Message: txt{En: "This filter value is not one of the choices offered.", Zh: "该筛选值不在可选范围内。"}},
+		apperr.Def{Code: FieldFilterNeedsAsset, Status: http.StatusUnprocessableEntity,
+			Message: txt{En: "Choose a currency to filter by amount.", Zh: "按金额筛选时请先选择币种。"}},
+		apperr.Def{Code: FieldFilterAmount, Status: http.StatusUnprocessableEntity,
+			Message: txt{En: "Enter an amount such as 12.30; the maximum must not be below the minimum.", Zh: "请输入金额，例如 12.30；最大金额不能小于最小金额。"}},
+		apperr.Def{Code: FieldFilterDate, Status: http.StatusUnprocessableEntity,
+			Message: txt{En: "Enter a date as YYYY-MM-DD; the end date must not be before the start date.", Zh: "请按 YYYY-MM-DD 填写日期；结束日期不能早于开始日期。"}},
 		apperr.Def{Code: FieldTextInvalid, Status: http.StatusUnprocessableEntity,
 			Message: txt{En: "Search for words of letters or digits (at most 64 characters).", Zh: "请搜索由文字或数字组成的词（最多 64 个字符）。"}},
 	)

@@ -40,6 +40,23 @@ type Filter struct {
 	Text string `json:"text,omitempty"`
 }
 
+// filterParams maps Filter's field names to the query parameters both HTTP layers read
+// them from (from, to, type, status, asset, min, max, q).
+var filterParams = map[string]string{"types": "type", "statuses": "status", "min_amount": "min", "max_amount": "max", "text": "q"}
+
+// FilterErrorInQuery renames the fields of a filter's validation error to the query
+// parameters, so the error names what the caller sent (min, not min_amount).
+func FilterErrorInQuery(err error) error {
+	if e, ok := apperr.As(err); ok {
+		for i := range e.Fields {
+			if p, ok := filterParams[e.Fields[i].Field]; ok {
+				e.Fields[i].Field = p
+			}
+		}
+	}
+	return err
+}
+
 // compiled is a validated filter.
 type compiled struct {
 	from, to   int64 // [from, to) µs; to = max when open
@@ -60,7 +77,7 @@ func (f Filter) compile() (*compiled, error) {
 		c.to = f.To.UnixMicro()
 	}
 	if c.to <= c.from {
-		return nil, invalid("to", FieldFilterInvalid)
+		return nil, invalid("to", FieldFilterDate)
 	}
 	if len(f.Types) > 8 || len(f.Statuses) > 8 {
 		return nil, invalid("types", FieldFilterInvalid)
@@ -88,21 +105,21 @@ func (f Filter) compile() (*compiled, error) {
 	}
 	if f.MinAmount != "" || f.MaxAmount != "" {
 		if f.Asset == "" {
-			return nil, invalid("asset", FieldFilterInvalid)
+			return nil, invalid("asset", FieldFilterNeedsAsset)
 		}
 		a := money.MustLookup(f.Asset)
 		c.hasAmount = true
 		if f.MinAmount != "" {
 			m, err := money.Parse(f.MinAmount, a)
 			if err != nil || m < 0 {
-				return nil, invalid("min_amount", FieldFilterInvalid)
+				return nil, invalid("min_amount", FieldFilterAmount)
 			}
 			c.minA = int64(m)
 		}
 		if f.MaxAmount != "" {
 			m, err := money.Parse(f.MaxAmount, a)
 			if err != nil || m < 0 || int64(m) < c.minA {
-				return nil, invalid("max_amount", FieldFilterInvalid)
+				return nil, invalid("max_amount", FieldFilterAmount)
 			}
 			c.maxA = int64(m)
 		}

@@ -47,7 +47,7 @@ func parseFilter(q url.Values) (wallet.Filter, error) {
 		}
 		t, err := time.ParseInLocation("2006-01-02", s, activityCST)
 		if err != nil {
-			return t, apperr.New(apperr.CodeValidation).Field(name, wallet.FieldFilterInvalid)
+			return t, apperr.New(apperr.CodeValidation).Field(name, wallet.FieldFilterDate)
 		}
 		if end {
 			t = t.AddDate(0, 0, 1)
@@ -143,7 +143,7 @@ func (u *UI) activityPage(w http.ResponseWriter, r *http.Request, p *authn.Princ
 	}
 	if err != nil {
 		var fd wdata
-		fd, status = u.wfail(w, r, err)
+		fd, status = u.wfail(w, r, wallet.FilterErrorInQuery(err))
 		d.form = fd.form
 	}
 	u.wrender(w, r, status, "activity", d)
