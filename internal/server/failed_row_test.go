@@ -32,3 +32,19 @@ func TestFailedActivityRowIsNotACredit(t *testing.T) {
 		}
 	})
 }
+
+// The deposit page says which coin and network the address takes, in the reader's
+// language: coins sent on another network are lost, and no later screen can say so.
+func TestDepositPageWarnsCoinAndNetwork(t *testing.T) {
+	walletEngines(t, func(t *testing.T, app *server.App, _ *syncBuffer) {
+		alice := newPerson(t, app, "alice@example.com", identity.RoleCustomer)
+		if page := alice.page("/wallet/deposit?asset=USDT"); !strings.Contains(page, "Send only USDT on the TRC20 network") {
+			t.Errorf("en deposit page has no coin/network warning:\n%s", page)
+		}
+		alice.Header.Set("Accept-Language", "zh-CN")
+		defer alice.Header.Del("Accept-Language")
+		if page := alice.page("/wallet/deposit?asset=USDT"); !strings.Contains(page, "此地址只接收 TRC20 网络上的 USDT") {
+			t.Errorf("zh deposit page has no coin/network warning:\n%s", page)
+		}
+	})
+}
