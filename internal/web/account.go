@@ -174,24 +174,23 @@ func localize(e *apperr.Error, lang string, now time.Time) *apperr.Error {
 
 var beijing = time.FixedZone("UTC+8", 8*3600)
 
-// when formats t for lang; the same day shows only the time.
-func when(t time.Time, lang string, now time.Time) string {
+// when formats t for lang, always with its date: a time alone misleads on a receipt, a
+// ticket or any page read (or kept) on another day. Chinese readers get Beijing time,
+// others UTC, each labelled. The last parameter (now) is no longer read, since times
+// stopped being shortened to the time of day for today; callers still pass it.
+func when(t time.Time, lang string, _ time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	if strings.HasPrefix(lang, "zh") {
-		t, now = t.In(beijing), now.In(beijing)
-		if t.YearDay() == now.YearDay() && t.Year() == now.Year() {
-			return t.Format("15:04") + "（北京时间）"
-		}
-		return t.Format("2006-01-02 15:04") + "（北京时间）"
+		return t.In(beijing).Format("2006-01-02 15:04") + "（北京时间）"
 	}
-	t, now = t.UTC(), now.UTC()
-	if t.YearDay() == now.YearDay() && t.Year() == now.Year() {
-		return t.Format("15:04 UTC")
-	}
-	return t.Format("2 Jan 2006 15:04 UTC")
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
 }
+
+// When is {{$.When t}} for templates: t as every page states times (see when), in the
+// page's language, so no template formats a time of its own in a zone nobody named.
+func (v *View) When(t time.Time) string { return when(t, v.Lang, time.Now()) }
 
 // actionsFor lists the next steps for a failure as buttons or links.
 func actionsFor(code, where string) []pageAction {
