@@ -429,8 +429,8 @@ func (s *Service) MaintenanceNow(ctx context.Context) (*Notice, error) {
 // and compared with the clock on every call, so a window starts and ends on time on every
 // node, and one created or withdrawn on another node is seen within the cache's age.
 //
-// Errors: maintenance, with params "until" (the end in the platform's time zone,
-// "2006-01-02 15:04 MST") and "until_iso" (RFC 3339, UTC). Any other error is internal (the
+// Errors: maintenance, with params "until" (the end in the platform's time zone labelled
+// by its offset, "2006-01-02 15:04 UTC+8") and "until_iso" (RFC 3339, UTC). Any other error is internal (the
 // database); callers should treat it as a failure, not as permission.
 func (s *Service) MoneyAllowed(ctx context.Context) error {
 	w, err := s.MaintenanceNow(ctx)
@@ -444,8 +444,28 @@ func (s *Service) MoneyAllowed(ctx context.Context) error {
 }
 
 // MaintenanceError is the `maintenance` error for a window ending at until, stated in loc.
+// The zone is named by its offset ("UTC+8"), not its abbreviation: Beijing's "CST" reads
+// as US Central time to English readers, and the same text goes to both languages.
 func MaintenanceError(until time.Time, loc *time.Location) *apperr.Error {
+	t := until.In(loc)
 	return apperr.New(apperr.CodeMaintenance).
-		With("until", until.In(loc).Format("2006-01-02 15:04 MST")).
+		With("until", t.Format("2006-01-02 15:04")+" "+offsetLabel(t)).
 		With("until_iso", until.UTC().Format(time.RFC3339))
+}
+
+// offsetLabel names t's zone by its offset from UTC: "UTC", "UTC+8", "UTC+5:30", "UTC-3".
+func offsetLabel(t time.Time) string {
+	_, off := t.Zone()
+	if off == 0 {
+		return "UTC"
+	}
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	s := "UTC" + sign + strconv.Itoa(off/3600)
+	if m := off % 3600 / 60; m != 0 {
+		s += fmt.Sprintf(":%02d", m)
+	}
+	return s
 }

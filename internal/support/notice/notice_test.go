@@ -74,7 +74,9 @@ func TestMaintenanceWindow(t *testing.T) {
 		if !ok || e.Code != apperr.CodeMaintenance {
 			t.Fatalf("inside window: %v", err)
 		}
-		if e.Params["until_iso"] != end.UTC().Format(time.RFC3339) || e.Params["until"] != end.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04")+" CST" {
+		// The end is Beijing time labelled by its offset: "CST" would read as US Central
+		// time to English readers.
+		if e.Params["until_iso"] != end.UTC().Format(time.RFC3339) || e.Params["until"] != end.In(time.FixedZone("", 8*3600)).Format("2006-01-02 15:04")+" UTC+8" {
 			t.Fatalf("until params: %v", e.Params)
 		}
 		if msg := e.Fix("en"); msg == "" || !strings.Contains(msg, e.Params["until"]) {
@@ -191,4 +193,23 @@ func TestCreateValidation(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// The end time names its zone by the offset, which reads the same in every language and
+// cannot be taken for another zone's abbreviation.
+func TestMaintenanceErrorNamesZoneByOffset(t *testing.T) {
+	end := time.Date(2026, 11, 22, 11, 17, 0, 0, time.UTC)
+	for _, c := range []struct {
+		loc  *time.Location
+		want string
+	}{
+		{time.FixedZone("CST", 8*3600), "2026-11-22 19:17 UTC+8"},
+		{time.UTC, "2026-11-22 11:17 UTC"},
+		{time.FixedZone("IST", 5*3600+1800), "2026-11-22 16:47 UTC+5:30"},
+		{time.FixedZone("", -3*3600), "2026-11-22 08:17 UTC-3"},
+	} {
+		if got := notice.MaintenanceError(end, c.loc).Params["until"]; got != c.want {
+			t.Errorf("in %v: until %q, want %q", c.loc, got, c.want)
+		}
+	}
 }
