@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,9 +80,39 @@ func (a *API) Register(mux *http.ServeMux) { a.router.Register(mux) }
 
 // StatusResponse is the public service status.
 type StatusResponse struct {
-	Status     string    `json:"status" doc:"operational or degraded"`
-	Version    string    `json:"version"`
-	ServerTime time.Time `json:"server_time"`
+	Status      string             `json:"status" doc:"operational; maintenance (money cannot move, see maintenance); or degraded (the database cannot be reached)"`
+	Version     string             `json:"version"`
+	ServerTime  time.Time          `json:"server_time"`
+	Maintenance *StatusMaintenance `json:"maintenance,omitempty" doc:"the maintenance window in force; absent when there is none"`
+}
+
+// StatusMaintenance is the maintenance window in force: what is paused and until when.
+type StatusMaintenance struct {
+	Title    string    `json:"title" doc:"the announcement's title, in the request's language"`
+	StartsAt time.Time `json:"starts_at"`
+	EndsAt   time.Time `json:"ends_at" doc:"the expected end; money moves again from then"`
+	Paused   []string  `json:"paused" doc:"what cannot be used until ends_at: payments, transfers, top_ups, withdrawals, refunds"`
+	Message  string    `json:"message" doc:"what is paused, until when and what keeps working, in the request's language and time zone (Beijing time for zh-CN, UTC otherwise)"`
+}
+
+// maintenancePaused are the operations a maintenance window refuses: the wallet calls the
+// maintenance check before payments (checkouts and payment requests too), transfers,
+// top-ups, withdrawals and refunds, and before nothing else.
+var maintenancePaused = []string{"payments", "transfers", "top_ups", "withdrawals", "refunds"}
+
+// maintenanceText says the same as maintenancePaused to a person; {until} is the end.
+var maintenanceText = apperr.Text{
+	En: "Payments, transfers, top-ups, withdrawals and refunds are paused until {until}. Signing in, balances, history and support keep working.",
+	Zh: "付款、转账、充值、提现和退款暂停至 {until}。登录、余额和账单查询以及客服不受影响。",
+}
+
+// statusWhen states t as the web pages do: Beijing time, labelled, for Chinese readers,
+// and UTC otherwise — a bare "CST" or an unlabelled time would be read in the wrong zone.
+func statusWhen(t time.Time, lang string) string {
+	if strings.HasPrefix(lang, "zh") {
+		return t.In(time.FixedZone("UTC+8", 8*3600)).Format("2006-01-02 15:04") + "（北京时间）"
+	}
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
 }
 
 // ErrorCode documents one error code for clients.
@@ -101,15 +132,35 @@ func (a *API) systemRoutes() {
 	a.router.Handle(Route{Method: "GET", Path: "/status", ID: "getStatus", Tag: "system",
 		Summary: "Service status", Response: StatusResponse{},
 		Handler: func(w http.ResponseWriter, r *http.Request) {
-			st := "operational"
-			if a.deps.Ready != nil && a.deps.Ready(r.Context()) != nil {
-				st = "degraded"
-			}
+			ctx := r.Context()
+			out := StatusResponse{Status: "operational", Version: a.deps.Version}
 			now := time.Now()
 			if a.deps.Clock != nil {
 				now = a.deps.Clock.Now()
 			}
-			httpx.WriteJSON(w, http.StatusOK, StatusResponse{Status: st, Version: a.deps.Version, ServerTime: now.UTC()})
+			out.ServerTime = now.UTC()
+			if a.deps.Ready != nil && a.deps.Ready(ctx) != nil {
+				out.Status = "degraded"
+				httpx.WriteJSON(w, http.StatusOK, out)
+				return
+			}
+			if a.deps.Support != nil && a.deps.Support.Notices != nil {
+				// The same check the wallet makes before moving money, so this answer and a
+				// refused transfer never disagree.
+				m, err := a.deps.Support.Notices.MaintenanceNow(ctx)
+				switch {
+				case err != nil:
+					// Money calls fail too while the windows cannot be read.
+					out.Status = "degraded"
+				case m != nil:
+					lang := httpx.Lang(ctx)
+					out.Status = "maintenance"
+					out.Maintenance = &StatusMaintenance{Title: m.Title.In(lang, nil), StartsAt: m.StartsAt.UTC(), EndsAt: m.EndsAt.UTC(),
+						Paused:  maintenancePaused,
+						Message: maintenanceText.In(lang, map[string]string{"until": statusWhen(m.EndsAt, lang)})}
+				}
+			}
+			httpx.WriteJSON(w, http.StatusOK, out)
 		}})
 	a.router.Handle(Route{Method: "GET", Path: "/errors", ID: "listErrorCodes", Tag: "system",
 		Summary: "Every error code with its message and fix", Response: ErrorCodesResponse{},

@@ -66,6 +66,25 @@ func (u *UI) statusAnnouncements(r *http.Request, lang string) []Announcement {
 	return out
 }
 
+// statusMaintenance returns the maintenance window in force for the status page, and
+// whether the service still counts as operational: it asks the check the wallet makes
+// before moving money, so the page and a refused transfer agree. When the windows cannot
+// be read, money calls fail too, so the page says the service is disrupted.
+func (u *UI) statusMaintenance(r *http.Request, lang string) (*Announcement, bool) {
+	if u.cfg.Support == nil || u.cfg.Support.Notices == nil {
+		return nil, true
+	}
+	n, err := u.cfg.Support.Notices.MaintenanceNow(r.Context())
+	if err != nil {
+		u.log.Error("web: status maintenance", "request_id", httpx.RequestID(r.Context()), "err", err.Error())
+		return nil, false
+	}
+	if n == nil {
+		return nil, true
+	}
+	return &Announcement{Title: n.Title.In(lang, nil), Body: n.Body.In(lang, nil), At: n.StartsAt, Kind: string(n.Kind), Ends: n.EndsAt}, true
+}
+
 type adminNoticesPage struct {
 	Notices []notice.Notice
 	Err     *apperr.Error

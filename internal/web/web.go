@@ -144,6 +144,9 @@ type statusPage struct {
 	Operational   bool
 	ServerTime    time.Time
 	Announcements []Announcement
+	// Maintenance is the maintenance window in force, nil when none: money cannot move
+	// until its end, so the page must not say that everything works.
+	Maintenance *Announcement
 }
 
 // readyTimeout bounds the status page's database check: a hung database must show as
@@ -151,7 +154,8 @@ type statusPage struct {
 const readyTimeout = 2 * time.Second
 
 func (u *UI) status(w http.ResponseWriter, r *http.Request) {
-	p := statusPage{Operational: true, ServerTime: time.Now(), Announcements: u.statusAnnouncements(r, httpx.Lang(r.Context()))}
+	lang := httpx.Lang(r.Context())
+	p := statusPage{Operational: true, ServerTime: time.Now(), Announcements: u.statusAnnouncements(r, lang)}
 	if u.cfg.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		err := u.cfg.Ready(ctx)
@@ -160,6 +164,9 @@ func (u *UI) status(w http.ResponseWriter, r *http.Request) {
 			p.Operational = false
 			u.log.Warn("status page: not ready", "request_id", httpx.RequestID(r.Context()), "err", err.Error())
 		}
+	}
+	if p.Operational {
+		p.Maintenance, p.Operational = u.statusMaintenance(r, lang)
 	}
 	// 200 either way: this page is for people; machines read /readyz.
 	u.Render(w, r, http.StatusOK, "status", p)
