@@ -65,9 +65,19 @@ type ticketRow struct {
 	Overdue       bool
 }
 
-func (u *UI) rowOf(r *http.Request, t tickets.Ticket, now time.Time) ticketRow {
+// ticketStatusKey is the translation key of a ticket status for its reader: the customer
+// is "waiting for your reply" where the desk is "waiting for the customer".
+func ticketStatusKey(st string, agent bool) string {
+	if agent {
+		return "tickets.agent.status." + st
+	}
+	return "tickets.status." + st
+}
+
+// rowOf is t as lists show it, worded for agents (agent) or for its customer.
+func (u *UI) rowOf(r *http.Request, t tickets.Ticket, now time.Time, agent bool) ticketRow {
 	lang := httpx.Lang(r.Context())
-	row := ticketRow{Ticket: t, StatusLabel: u.tr(r, "tickets.status."+string(t.Status)),
+	row := ticketRow{Ticket: t, StatusLabel: u.tr(r, ticketStatusKey(string(t.Status), agent)),
 		CategoryLabel: u.tr(r, "tickets.category."+t.Category), PriorityLabel: u.tr(r, "tickets.priority."+string(t.Priority)), Created: when(t.CreatedAt, lang, now)}
 	if !t.ResponseDue.IsZero() {
 		row.Due = when(t.ResponseDue, lang, now)
@@ -92,7 +102,7 @@ func (u *UI) ticketList(w http.ResponseWriter, r *http.Request, p *authn.Princip
 	now := svc.Now()
 	data := ticketListPage{Next: page.Next}
 	for _, t := range page.Tickets {
-		data.Tickets = append(data.Tickets, u.rowOf(r, t, now))
+		data.Tickets = append(data.Tickets, u.rowOf(r, t, now, false))
 	}
 	u.Render(w, r, http.StatusOK, "tickets", data)
 }
@@ -232,6 +242,12 @@ type threadView struct {
 	Assignee    string
 	CanReply    bool
 	FilesPrefix string
+	// Agent pages only: who the customer is (their address, as the console shows it; the
+	// id when it cannot be read), the console page about them, and the first answer's
+	// deadline as every page states times.
+	Customer     string
+	CustomerHref string
+	FirstDue     string
 }
 
 type messageView struct {
@@ -258,7 +274,8 @@ func (u *UI) thread(r *http.Request, a tickets.Actor, number string) (*threadVie
 	}
 	now := svc.Now()
 	lang := httpx.Lang(r.Context())
-	v := &threadView{Ticket: th.Ticket, Row: u.rowOf(r, th.Ticket, now), Agent: a.Staff(), Fields: map[string]string{},
+	agent := a.Staff()
+	v := &threadView{Ticket: th.Ticket, Row: u.rowOf(r, th.Ticket, now, agent), Agent: agent, Fields: map[string]string{},
 		Done: u.tr(r, doneTicketKeys[r.URL.Query().Get("done")]), CanReply: th.Ticket.Status != tickets.StatusClosed,
 		Related: strings.Join(th.Ticket.Related, ", "), Assignee: th.Ticket.AssigneeID, FilesPrefix: "/tickets/" + th.Ticket.Number + "/files/"}
 	if doneTicketKeys[r.URL.Query().Get("done")] == "" {
@@ -267,18 +284,35 @@ func (u *UI) thread(r *http.Request, a tickets.Actor, number string) (*threadVie
 	if !th.Ticket.ResponseDue.IsZero() {
 		v.Expected = when(th.Ticket.ResponseDue, lang, now)
 	}
+	if agent {
+		v.Customer = th.Ticket.ContactEmail
+		if id := th.Ticket.CustomerID; id != "" {
+			v.Customer = u.userLabel(r, id)
+			if u.cfg.Console != nil && u.cfg.Console.Console != nil {
+				v.CustomerHref = "/agent/customers/" + url.PathEscape(id)
+			}
+		}
+		if id := th.Ticket.AssigneeID; id != "" {
+			v.Assignee = u.userLabel(r, id)
+		}
+		v.FirstDue = when(th.Ticket.FirstResponseDue, lang, now)
+	}
 	for _, m := range th.Messages {
 		mv := messageView{Message: m, At: when(m.CreatedAt, lang, now), Text: m.Body}
 		switch m.Kind {
 		case tickets.KindCustomer:
+			// "You" is the customer only on the customer's own page.
 			mv.Who = u.tr(r, "tickets.who.customer")
+			if agent {
+				mv.Who = u.trf(r, "tickets.agent.who.customer", "name", v.Customer)
+			}
 		case tickets.KindAgent:
 			mv.Who = u.tr(r, "tickets.who.agent")
 		case tickets.KindNote:
 			mv.Who = u.tr(r, "tickets.who.note")
 		default:
 			mv.Who = u.tr(r, "tickets.who.system")
-			mv.Text = u.event(r, m.Body)
+			mv.Text = u.event(r, m.Body, agent)
 		}
 		for _, f := range m.Attachments {
 			mv.Files = append(mv.Files, fileView{Attachment: f, Size: fmt.Sprintf("%.1f KB", float64(f.SizeBytes)/1024)})
@@ -291,17 +325,34 @@ func (u *UI) thread(r *http.Request, a tickets.Actor, number string) (*threadVie
 		}
 		for _, st := range tickets.Statuses {
 			if tickets.CanChange(th.Ticket.Status, st) {
-				v.Statuses = append(v.Statuses, ticketOption{Value: string(st), Label: u.tr(r, "tickets.status."+string(st))})
+				v.Statuses = append(v.Statuses, ticketOption{Value: string(st), Label: u.tr(r, ticketStatusKey(string(st), true))})
 			}
 		}
 	}
 	return v, nil
 }
 
-// event renders a system message ("status:open:resolved") in words.
-func (u *UI) event(r *http.Request, body string) string {
+// userLabel names a user for agents by their email address (the agent console shows it
+// unmasked too), or by the id when the address cannot be read.
+func (u *UI) userLabel(r *http.Request, id string) string {
+	if u.cfg.Accounts == nil || u.cfg.Accounts.Service == nil {
+		return id
+	}
+	usr, err := u.cfg.Accounts.Service.GetUser(r.Context(), id)
+	if err != nil {
+		if !apperr.HasCode(err, apperr.CodeNotFound) {
+			u.log.Error("web: ticket user", "request_id", httpx.RequestID(r.Context()), "err", err.Error())
+		}
+		return id
+	}
+	return usr.Email
+}
+
+// event renders a system message ("status:open:resolved") in words, with statuses worded
+// for agents (agent) or for the customer.
+func (u *UI) event(r *http.Request, body string, agent bool) string {
 	parts := strings.SplitN(body, ":", 3)
-	st := func(s string) string { return u.tr(r, "tickets.status."+s) }
+	st := func(s string) string { return u.tr(r, ticketStatusKey(s, agent)) }
 	switch parts[0] {
 	case tickets.EventStatus:
 		if len(parts) == 3 {
@@ -410,10 +461,10 @@ func (u *UI) agentQueue(w http.ResponseWriter, r *http.Request, p *authn.Princip
 	now := svc.Now()
 	data := agentQueuePage{Filter: q.Get("assignee")}
 	for _, st := range tickets.Statuses {
-		data.Statuses = append(data.Statuses, ticketOption{Value: string(st), Label: u.tr(r, "tickets.status."+string(st)), Selected: q.Get("status") == string(st)})
+		data.Statuses = append(data.Statuses, ticketOption{Value: string(st), Label: u.tr(r, ticketStatusKey(string(st), true)), Selected: q.Get("status") == string(st)})
 	}
 	for _, t := range page.Tickets {
-		data.Tickets = append(data.Tickets, u.rowOf(r, t, now))
+		data.Tickets = append(data.Tickets, u.rowOf(r, t, now, true))
 	}
 	u.Render(w, r, http.StatusOK, "ticket-agent-queue", data)
 }

@@ -236,7 +236,11 @@ func TestTicketPages(t *testing.T) {
 				}
 			}
 			_, body = f.do(t, "u-agent", "en", "GET", "/agent/tickets/T-2026-000001", nil, "")
-			mustContain(t, body, "Rail says name mismatch", "Internal note", "Waiting for your reply", `id="status-form"`)
+			// The agent's page words the status from the desk's side.
+			mustContain(t, body, "Rail says name mismatch", "Internal note", "Waiting for the customer", `id="status-form"`)
+			if strings.Contains(body, "Waiting for your reply") {
+				t.Fatal("the agent page speaks to the customer")
+			}
 			res, body = f.do(t, "u-agent", "en", "POST", "/agent/tickets/T-2026-000001/status", strings.NewReader("status=new"), "application/x-www-form-urlencoded")
 			if res.StatusCode != 409 || !strings.Contains(body, "cannot move") {
 				t.Fatalf("bad status change: %d", res.StatusCode)
@@ -281,7 +285,7 @@ func TestTicketKeys(t *testing.T) {
 		keys = append(keys, "contact.network."+n)
 	}
 	for _, s := range tickets.Statuses {
-		keys = append(keys, "tickets.status."+string(s))
+		keys = append(keys, ticketStatusKey(string(s), false), ticketStatusKey(string(s), true))
 	}
 	for _, c := range tickets.Categories {
 		keys = append(keys, "tickets.category."+c)
@@ -292,7 +296,7 @@ func TestTicketKeys(t *testing.T) {
 	for _, k := range doneTicketKeys {
 		keys = append(keys, k)
 	}
-	keys = append(keys, "tickets.who.customer", "tickets.who.agent", "tickets.who.note", "tickets.who.system", "tickets.event.status",
+	keys = append(keys, "tickets.who.customer", "tickets.agent.who.customer", "tickets.who.agent", "tickets.who.note", "tickets.who.system", "tickets.event.status",
 		"tickets.event.assigned", "tickets.event.unassigned", "tickets.event.auto_closed", "tickets.event.rejected", "tickets.event.follow_up",
 		"contact.open_until", "contact.opens_at", "contact.closed_today", "contact.expect_within", "contact.expect_by",
 		"contact.target_days", "contact.target_hours", "contact.target_minutes")
