@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"strings"
 	"testing"
 
 	"okpay/internal/identity"
@@ -23,6 +24,10 @@ func TestActivityFilterErrorsNameTheParameter(t *testing.T) {
 			{"from=2026-13-01", "from", wallet.FieldFilterDate},
 			{"from=2026-11-20&to=2026-11-01", "to", wallet.FieldFilterDate},
 			{"q=" + urlq("!!"), "q", wallet.FieldTextInvalid},
+		}
+		// The page marks the same field, in words, next to its input.
+		if page := alice.pageStatus(422, "/activity?asset=CNY&min=abc"); !strings.Contains(page, `id="f-min" name="min" inputmode="decimal" value="abc" maxlength="24"><span class="field-error">Enter an amount`) {
+			t.Errorf("activity page does not mark the min field:\n%s", page)
 		}
 		for _, path := range []string{"/activity?", "/activity/export.csv?"} {
 			for _, c := range cases {

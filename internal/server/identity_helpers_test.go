@@ -148,6 +148,12 @@ func (c *client) do(method, path string, body any, out any) (*http.Response, api
 // page GETs a web page (not the API) with c's cookies and returns its HTML.
 func (c *client) page(path string) string {
 	c.t.Helper()
+	return c.pageStatus(http.StatusOK, path)
+}
+
+// pageStatus is page for a page answered with status want.
+func (c *client) pageStatus(want int, path string) string {
+	c.t.Helper()
 	req, _ := http.NewRequest("GET", c.base+path, nil)
 	for k, v := range c.Header {
 		req.Header[k] = v
@@ -158,8 +164,8 @@ func (c *client) page(path string) string {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		c.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, raw)
+	if resp.StatusCode != want {
+		c.t.Fatalf("GET %s: %d, want %d: %s", path, resp.StatusCode, want, raw)
 	}
 	return string(raw)
 }

@@ -105,7 +105,13 @@ func (u *UI) failed(w http.ResponseWriter, r *http.Request, err error, where str
 		}
 	}
 	for _, fe := range e.Fields {
-		f.Fields[fe.Field] = fe.Message.In(lang, shown.Params)
+		// The field's own next step too, when its code has one: "the security code is
+		// not valid" alone does not say it is the 3 digits on the back.
+		msg := fe.Message.In(lang, shown.Params)
+		if d, ok := apperr.Lookup(fe.Code); ok && !d.Fix.IsZero() {
+			msg += " " + d.Fix.In(lang, shown.Params)
+		}
+		f.Fields[fe.Field] = msg
 	}
 	f.Err = &pageErr{Code: e.Code, Message: shown.Message(lang), Fix: shown.Fix(lang), RequestID: id,
 		Actions: actionsFor(e.Code, where), StepUp: e.Code == identity.CodeStepUpRequired}
