@@ -3,7 +3,6 @@ package help
 import (
 	"context"
 	"log/slog"
-	_ "okpay/internal/wallet" // registers the wallet codes articles explain
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -13,6 +12,7 @@ import (
 	"okpay/internal/db/dbtest"
 	_ "okpay/internal/identity" // registers the account error codes the articles explain
 	_ "okpay/internal/rail"     // registers the card and payout codes
+	_ "okpay/internal/wallet"   // registers the wallet codes the articles explain
 )
 
 func TestBuiltinCatalog(t *testing.T) {
