@@ -168,7 +168,7 @@ func TestBrowserAgentPage(t *testing.T) {
 	b.Fill("#email", "agent@demo.okpay.test")
 	b.Fill("#password", server.DemoPassword)
 	b.Click(`form[action="/signin"] button[type="submit"]`)
-	b.WaitText("main h1", "My account")
+	b.WaitText("main h1", "Agent console") // staff land on their console
 	b.Go("/agent/accounts")
 	b.Fill("#agent-email", "alice@demo.okpay.test")
 	b.Click(`form.inline-form button[type="submit"]`)

@@ -81,15 +81,20 @@ type signinPage struct {
 func (u *UI) signinPage(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
 	if p := authn.From(r.Context()); p != nil && p.Session != nil && r.URL.Query().Get("done") == "" {
-		http.Redirect(w, r, afterSignin(next), http.StatusSeeOther)
+		http.Redirect(w, r, afterSignin(next, p.User.Role), http.StatusSeeOther)
 		return
 	}
 	u.Render(w, r, http.StatusOK, "auth-signin", signinPage{form: form{Values: url.Values{}}, Next: next, Done: u.done(r)})
 }
 
-// afterSignin is where a sign-in lands: the page that sent the person here, or the account.
-func afterSignin(next string) string {
+// afterSignin is where a sign-in lands: the page that sent the person here, else the
+// agent console for staff (their work is there, and nothing else links to it from the
+// account pages) and the account for everyone else.
+func afterSignin(next string, role identity.Role) string {
 	if next == "/" || next == "" {
+		if role.Staff() {
+			return "/agent"
+		}
 		return "/account"
 	}
 	return next
@@ -118,10 +123,12 @@ func (u *UI) completeSignin(w http.ResponseWriter, r *http.Request, si *identity
 		u.RenderError(w, r, err)
 		return
 	}
+	var role identity.Role
 	if usr, err := u.svc().GetUser(r.Context(), si.Session.UserID); err == nil {
 		setLangCookie(w, r, usr.Lang)
+		role = usr.Role
 	}
-	http.Redirect(w, r, afterSignin(next), http.StatusSeeOther)
+	http.Redirect(w, r, afterSignin(next, role), http.StatusSeeOther)
 }
 
 func (u *UI) secondStepPage(w http.ResponseWriter, r *http.Request) {

@@ -414,7 +414,10 @@ func TestWebFreezeLinkAndAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := e.browser("en")
-	a.post("/signin", url.Values{"email": {"tom@example.com"}, "password": {webPW}})
+	// Staff land on their console; nothing on the account pages would lead them there.
+	if resp, _ := a.post("/signin", url.Values{"email": {"tom@example.com"}, "password": {webPW}}); resp.Header.Get("Location") != "/agent" {
+		t.Fatalf("agent sign-in lands on %q, want /agent", resp.Header.Get("Location"))
+	}
 	_, body = a.get("/agent/accounts?email=sol@example.com")
 	mustContain(t, body, "sol@example.com", "Frozen by you", "Unfreeze")
 	id := regexp.MustCompile(`data-user="([0-9a-f-]+)"`).FindStringSubmatch(body)
