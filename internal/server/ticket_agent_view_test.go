@@ -64,6 +64,14 @@ func TestAgentTicketViewSpeaksToTheAgent(t *testing.T) {
 		agent.Header.Set("Accept-Language", "en")
 		_, body := agent.get("/agent/tickets/" + tk.Number)
 		must(t, body, `<dd id="ticket-status">Waiting for the customer</dd>`)
+		// The console's home and customer pages speak to the agent too.
+		for _, path := range []string{"/agent", "/agent/customers/" + cara.u.ID} {
+			_, body := agent.get(path)
+			must(t, body, "Waiting for the customer")
+			if strings.Contains(body, "Waiting for your reply") {
+				t.Errorf("%s speaks to the customer (Waiting for your reply)", path)
+			}
+		}
 		customer := page{cara}
 		customer.Header.Set("Accept-Language", "en")
 		_, body = customer.get("/tickets/" + tk.Number)

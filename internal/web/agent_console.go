@@ -99,7 +99,7 @@ func (u *UI) renderConsoleHome(w http.ResponseWriter, r *http.Request, p *authn.
 	pg := consoleHomePage{form: f, Done: u.consoleDoneText(r), Query: f.V("q"), Breached: h.Breached,
 		Desk: p.User.Role == identity.RoleAgent || p.User.Role == identity.RoleAdmin}
 	for _, t := range h.Tickets {
-		row := consoleTicketRow{Number: t.Number, Subject: t.Subject, Status: u.tr(r, "tickets.status."+string(t.Status)),
+		row := consoleTicketRow{Number: t.Number, Subject: t.Subject, Status: u.tr(r, ticketStatusKey(string(t.Status), true)),
 			Priority: u.tr(r, "tickets.priority."+string(t.Priority)), CustomerID: t.CustomerID, Breached: t.Breached}
 		if !t.ResponseDue.IsZero() {
 			row.Due, row.Overdue = when(t.ResponseDue, lang, h.Now), h.Now.After(t.ResponseDue)
@@ -239,7 +239,7 @@ func (u *UI) renderConsoleCustomer(w http.ResponseWriter, r *http.Request, p *au
 	}
 	canned := console.CannedReplies()
 	for _, t := range c.Tickets {
-		ct := consoleTicket{Number: t.Number, Subject: t.Subject, Status: u.tr(r, "tickets.status."+string(t.Status)), Channel: t.Channel,
+		ct := consoleTicket{Number: t.Number, Subject: t.Subject, Status: u.tr(r, ticketStatusKey(string(t.Status), true)), Channel: t.Channel,
 			Breached: t.Breached, CanReply: t.Status != tickets.StatusClosed}
 		if !t.ResponseDue.IsZero() {
 			ct.Due, ct.Overdue = when(t.ResponseDue, lang, now), now.After(t.ResponseDue)
