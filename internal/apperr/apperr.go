@@ -193,11 +193,13 @@ type BodyError struct {
 	RequestID string            `json:"request_id"`
 }
 
-// BodyField is one field error in a Body.
+// BodyField is one field error in a Body. Fix is the field code's next step, when it has
+// one, as the web pages show it next to the field.
 type BodyField struct {
 	Field   string `json:"field"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"`
 }
 
 // ToBody renders err for a user in lang. Errors without a code become "internal" and say
@@ -209,7 +211,11 @@ func ToBody(err error, lang, requestID string) (int, Body) {
 	}
 	b := BodyError{Code: e.Code, Message: e.Message(lang), Fix: e.Fix(lang), Params: e.Params, RequestID: requestID}
 	for _, f := range e.Fields {
-		b.Fields = append(b.Fields, BodyField{Field: f.Field, Code: f.Code, Message: f.Message.In(lang, e.Params)})
+		bf := BodyField{Field: f.Field, Code: f.Code, Message: f.Message.In(lang, e.Params)}
+		if d, ok := Lookup(f.Code); ok {
+			bf.Fix = d.Fix.In(lang, e.Params)
+		}
+		b.Fields = append(b.Fields, bf)
 	}
 	return e.Status(), Body{Error: b}
 }
