@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -106,15 +105,6 @@ var maintenanceText = apperr.Text{
 	Zh: "付款、转账、充值、提现和退款暂停至 {until}。登录、余额和账单查询以及客服不受影响。",
 }
 
-// statusWhen states t as the web pages do: Beijing time, labelled, for Chinese readers,
-// and UTC otherwise — a bare "CST" or an unlabelled time would be read in the wrong zone.
-func statusWhen(t time.Time, lang string) string {
-	if strings.HasPrefix(lang, "zh") {
-		return t.In(time.FixedZone("UTC+8", 8*3600)).Format("2006-01-02 15:04") + "（北京时间）"
-	}
-	return t.UTC().Format("2 Jan 2006 15:04 UTC")
-}
-
 // ErrorCode documents one error code for clients.
 type ErrorCode struct {
 	Code       string `json:"code"`
@@ -157,7 +147,7 @@ func (a *API) systemRoutes() {
 					out.Status = "maintenance"
 					out.Maintenance = &StatusMaintenance{Title: m.Title.In(lang, nil), StartsAt: m.StartsAt.UTC(), EndsAt: m.EndsAt.UTC(),
 						Paused:  maintenancePaused,
-						Message: maintenanceText.In(lang, map[string]string{"until": statusWhen(m.EndsAt, lang)})}
+						Message: maintenanceText.In(lang, map[string]string{"until": httpx.FormatTime(m.EndsAt, lang)})}
 				}
 			}
 			httpx.WriteJSON(w, http.StatusOK, out)

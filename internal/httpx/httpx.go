@@ -42,6 +42,20 @@ func Lang(ctx context.Context) string {
 	return "en"
 }
 
+// Beijing is fixed UTC+8: China has no daylight saving, and a fixed zone needs no tzdata.
+var Beijing = time.FixedZone("UTC+8", 8*3600)
+
+// FormatTime states t for a reader of lang, always with its date and a named zone:
+// Beijing time for Chinese readers, UTC for the others (OKPay has no per-user time zone
+// yet). Pages, API messages and emails all use it, so one moment reads the same
+// everywhere; a bare "CST" or an unlabelled time is read in the wrong zone.
+func FormatTime(t time.Time, lang string) string {
+	if strings.HasPrefix(strings.ToLower(lang), "zh") {
+		return t.In(Beijing).Format("2006-01-02 15:04") + "（北京时间）"
+	}
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+}
+
 // WithLang stores the negotiated language in ctx.
 func WithLang(ctx context.Context, lang string) context.Context {
 	return context.WithValue(ctx, keyLang, lang)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"okpay/internal/db"
+	"okpay/internal/httpx"
 )
 
 // Mail texts live in mail/: for each kind, <kind>.tmpl (text/template: "<lang>.subject" and
@@ -124,17 +125,9 @@ func renderSMS(kind, lang string, data map[string]any) (string, error) {
 	return strings.TrimSpace(b.String()), nil
 }
 
-// beijing is fixed UTC+8: China has no daylight saving, and a fixed zone needs no tzdata.
-var beijing = time.FixedZone("UTC+8", 8*3600)
-
-// fmtTime writes a time the way each language's readers expect: Beijing time for zh-CN,
-// UTC for English (OKPay has no per-user time zone yet).
-func fmtTime(t time.Time, lang string) string {
-	if lang == LangZh {
-		return t.In(beijing).Format("2006-01-02 15:04") + "（北京时间）"
-	}
-	return t.UTC().Format("2 Jan 2006 15:04 UTC")
-}
+// fmtTime writes a time the way each language's readers expect (httpx.FormatTime: the
+// pages and API messages state times the same way).
+func fmtTime(t time.Time, lang string) string { return httpx.FormatTime(t, lang) }
 
 // sendMail renders kind for the user and puts it in the outbox inside tx.
 func (s *Service) sendMail(ctx context.Context, tx *db.Tx, u *userRow, kind string, data map[string]any) error {

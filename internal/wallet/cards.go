@@ -453,7 +453,7 @@ func (s *Service) ChangeCard(ctx context.Context, in ChangeCardInput) (*Card, er
 
 // usableCard loads a verified, unexpired card of userID's in asset, with its token.
 //
-// Errors: not_found, card_not_verified, card_expired, currency_mismatch.
+// Errors: card_unknown (field card_id), card_not_verified, card_expired, currency_mismatch.
 func (s *Service) usableCard(ctx context.Context, tx *db.Tx, userID, cardID, asset string) (*Card, string, error) {
 	c, err := loadCard(ctx, tx, userID, cardID, false)
 	if apperr.HasCode(err, apperr.CodeNotFound) {

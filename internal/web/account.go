@@ -178,7 +178,7 @@ func localize(e *apperr.Error, lang string, now time.Time) *apperr.Error {
 	return &c
 }
 
-var beijing = time.FixedZone("UTC+8", 8*3600)
+var beijing = httpx.Beijing
 
 // when formats t for lang, always with its date: a time alone misleads on a receipt, a
 // ticket or any page read (or kept) on another day. Chinese readers get Beijing time,
@@ -188,10 +188,7 @@ func when(t time.Time, lang string, _ time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	if strings.HasPrefix(lang, "zh") {
-		return t.In(beijing).Format("2006-01-02 15:04") + "（北京时间）"
-	}
-	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+	return httpx.FormatTime(t, lang)
 }
 
 // When is {{$.When t}} for templates: t as every page states times (see when), in the
