@@ -580,3 +580,24 @@ func TestCloseDrains(t *testing.T) {
 		h.reconcile()
 	})
 }
+
+// AccountsExistTx answers through the caller's transaction which accounts are stored,
+// for callers that hold a write transaction (one connection, no second one from the pool).
+func TestAccountsExistTx(t *testing.T) {
+	dbtest.Engines(t, func(t *testing.T, d *db.DB) {
+		h := start(t, d, ledger.Options{})
+		a, b := h.account("CNY", 0), h.account("USD", 0)
+		missing := id()
+		var got map[uuid.UUID]bool
+		if err := d.InTx(h.ctx, func(tx *db.Tx) error {
+			var err error
+			got, err = h.l.AccountsExistTx(h.ctx, tx, []uuid.UUID{a, missing, b})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || !got[a] || !got[b] || got[missing] {
+			t.Fatalf("exist: %v, want %s and %s only", got, a, b)
+		}
+	})
+}

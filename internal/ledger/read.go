@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -32,6 +33,57 @@ func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]Resu
 		return nil, err
 	}
 	return res, nil
+}
+
+// AccountsExistTx reports which of ids are stored accounts, reading through tx: a caller
+// holding a write transaction must not take a second connection for it (on PostgreSQL
+// the pool is shared, and a full pool would wait on itself). Accounts are never deleted,
+// so a yes stays true.
+func (l *Ledger) AccountsExistTx(ctx context.Context, tx *db.Tx, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	found := make(map[uuid.UUID]bool, len(ids))
+	scan := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				return err
+			}
+			id, err := scanID(b)
+			if err != nil {
+				return err
+			}
+			found[id] = true
+		}
+		return rows.Err()
+	}
+	if len(ids) == 0 {
+		return found, nil
+	}
+	if l.st.pg {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM ledger_accounts WHERE id = ANY($1)`, idBytes(ids))
+		if err != nil {
+			return nil, fmt.Errorf("ledger: accounts exist: %w", err)
+		}
+		if err := scan(rows); err != nil {
+			return nil, fmt.Errorf("ledger: accounts exist: %w", err)
+		}
+		return found, nil
+	}
+	err := forChunks(len(ids), func(lo, hi int) error {
+		args := make([]any, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			args = append(args, ids[i][:])
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM ledger_accounts WHERE id IN (`+qmarks(hi-lo)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		return scan(rows)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: accounts exist: %w", err)
+	}
+	return found, nil
 }
 
 // CreateAccountsTx is CreateAccounts inside the caller's transaction; results hold only

@@ -324,14 +324,15 @@ func (s *Service) runBatch(tx *db.Tx, calls []*xfer) (int, error) {
 
 	// A sender with no wallet in the asset has nothing to send. Refused here, before the
 	// limits and before any wallet is opened, so the refusal leaves nothing behind.
-	for _, c := range active() {
-		p := parties[c]
-		ok, err := s.hasWallet(ctx, p.from.ID, c.asset)
+	if cs := active(); len(cs) > 0 {
+		have, err := s.walletsExist(ctx, tx, cs, func(c *xfer) uuid.UUID { return WalletAccount(parties[c].from.ID, c.asset) })
 		if err != nil {
 			return 0, err
 		}
-		if !ok {
-			c.err = apperr.New(CodeInsufficientFunds).Wrap(shortOf{WalletAccount(p.from.ID, c.asset), c.asset})
+		for _, c := range cs {
+			if id := WalletAccount(parties[c].from.ID, c.asset); !have[id] {
+				c.err = apperr.New(CodeInsufficientFunds).Wrap(shortOf{id, c.asset})
+			}
 		}
 	}
 

@@ -123,24 +123,32 @@ func (s *Service) fillAvailable(ctx context.Context, err error) {
 	}
 }
 
-// hasWallet reports whether userID has a wallet in asset. A sender without one has
-// nothing to send: refusing before any wallet is opened keeps a refused payment from
-// leaving both people with a new, empty wallet in that asset.
-func (s *Service) hasWallet(ctx context.Context, userID, asset string) (bool, error) {
-	id := WalletAccount(userID, asset)
-	if _, ok := s.known.Load(id); ok {
-		return true, nil
+// walletsExist reports which of the wallets acct(c) of calls exist, known ones from
+// memory and the rest in one read through tx (not a second connection: a write
+// transaction holding one while waiting for another can starve a shared pool). A sender
+// without a wallet has nothing to send: refusing before any wallet is opened keeps a
+// refused payment from leaving both people with a new, empty wallet in that asset.
+func (s *Service) walletsExist(ctx context.Context, tx *db.Tx, calls []*xfer, acct func(*xfer) uuid.UUID) (map[uuid.UUID]bool, error) {
+	have := make(map[uuid.UUID]bool, len(calls))
+	var ask []uuid.UUID
+	for _, c := range calls {
+		id := acct(c)
+		if _, ok := s.known.Load(id); ok {
+			have[id] = true
+		} else if _, asked := have[id]; !asked {
+			have[id] = false
+			ask = append(ask, id)
+		}
 	}
-	_, err := s.l.Account(ctx, id)
-	switch {
-	case err == nil:
-		s.markKnown(id)
-		return true, nil
-	case errors.Is(err, ledger.ErrNotFound):
-		return false, nil
-	default:
-		return false, fmt.Errorf("wallet: read wallet: %w", err)
+	found, err := s.l.AccountsExistTx(ctx, tx, ask)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: read wallets: %w", err)
 	}
+	for id := range found {
+		have[id] = true
+		s.known.Store(id, struct{}{}) // stored accounts are never deleted
+	}
+	return have, nil
 }
 
 // person is a user as the wallet needs them: to address, mask and notify, and the
